@@ -1,0 +1,22 @@
+"""The exception hierarchy of `pipelines`."""
+
+from __future__ import annotations
+
+
+class PipelinesError(Exception):
+    """Base of every error raised by `pipelines`; the message says what to do."""
+
+
+class UnknownMetricError(PipelinesError, KeyError):
+    """A metric name that the registry does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SubmissionFormatError(PipelinesError):
+    """A submission that does not match sample_submission.csv; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
