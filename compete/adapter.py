@@ -34,11 +34,9 @@ class HostTarget:
     url: str | None = None
     username: str | None = None
     key: str | None = None
-
-    @property
-    def label(self) -> str:
-        """The name the history store keeps for this host."""
-        return KAGGLE if self.url is None else f"practice:{self.url}"
+    # The name the history store keeps for this host: "kaggle" or "practice" (a practice
+    # host may run on another port each time; its competitions are the same).
+    label: str = KAGGLE
 
     @property
     def display(self) -> str:

