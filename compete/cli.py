@@ -420,7 +420,7 @@ def demo(
     official client, a LightGBM baseline with 5-fold CV, two submissions, close, sync, history."""
     from compete.demo import run_demo
 
-    run_demo(home, out=out)
+    run_demo(home, console=out, render=render_history)
 
 
 def _utc(value: datetime | None) -> datetime | None:
