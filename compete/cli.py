@@ -103,7 +103,7 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Create the workspace COMPETE_HOME/competitions/NAME and its competition.toml."""
-    from compete.lifecycle import canonical_metric, infer_config
+    from compete.lifecycle import canonical_metric, infer_config, task_for_metric
     from compete.workspace import CompetitionConfig, Workspace
 
     if metric and not canonical_metric(metric):
@@ -114,12 +114,13 @@ def init(
         raise typer.BadParameter("task must be binary, multiclass or regression")
     workspace = Workspace.at(settings().competitions_dir, name).ensure()
     found = infer_config(workspace)
+    chosen_metric = canonical_metric(metric) or found.metric
     config = CompetitionConfig(
         name=name,
         target=target or found.target,
         id_column=id_column or found.id_column,
-        metric=canonical_metric(metric) or found.metric,
-        task=task or found.task,
+        metric=chosen_metric,
+        task=task or found.task or task_for_metric(chosen_metric),
     )
     path = workspace.write_config(config)
     if as_json:

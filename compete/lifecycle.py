@@ -72,6 +72,11 @@ def canonical_metric(text: str | None) -> str | None:
         return None
 
 
+def task_for_metric(metric: str | None) -> str | None:
+    """The task a metric implies, when it implies one (accuracy and qwk do not)."""
+    return _TASK_OF_METRIC.get(metric or "")
+
+
 def _header(path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8") as handle:
         return next(csv.reader(handle), [])
@@ -95,7 +100,7 @@ def infer_config(workspace: Workspace, *, metric: str | None = None) -> Competit
         target=current.target or target,
         id_column=current.id_column or id_column,
         metric=metric,
-        task=current.task or _TASK_OF_METRIC.get(metric or ""),
+        task=current.task or task_for_metric(metric),
     )
 
 
