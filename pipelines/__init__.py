@@ -1,1 +1,1 @@
-"""pipelines: the ML core (metrics, folds, models, cross-validation, submissions); no CLI, no database."""
+"""pipelines: the ML core (metrics, folds, models, cross-validation, submissions); no CLI, no DB."""

@@ -1,0 +1,199 @@
+"""Submission files: every problem reported at once, and building files in the sample's format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.errors import PipelinesError, SubmissionFormatError
+from pipelines.submission import (
+    build_submission,
+    read_csv_checked,
+    validate_submission,
+    write_submission,
+)
+
+
+def _problems(submission: pd.DataFrame, sample: pd.DataFrame, id_column: str = "id") -> list[str]:
+    with pytest.raises(SubmissionFormatError) as caught:
+        validate_submission(submission, sample, id_column=id_column)
+    return caught.value.problems
+
+
+@pytest.fixture
+def sample() -> pd.DataFrame:
+    return pd.DataFrame({"id": [10, 11, 12, 13], "target": [0.5, 0.5, 0.5, 0.5]})
+
+
+def test_a_matching_submission_passes_with_string_ids_and_any_column_order(sample):
+    submission = pd.DataFrame({"target": [0.1, 0.2, 0.3, 0.4], "id": ["13", "12", "11", "10"]})
+    validate_submission(submission, sample, id_column="id")
+
+
+def test_every_problem_is_listed_at_once(sample):
+    submission = pd.DataFrame(
+        {"id": [10, 11, 11, 99, 98], "target": [0.1, np.nan, "abc", 0.3, 0.4], "extra": 1}
+    )
+    problems = _problems(submission, sample)
+    text = "\n".join(problems)
+    assert "Unexpected columns: 'extra'" in text
+    assert "got 5, expected 4" in text
+    assert "Ids missing from the submission: 2 ids" in text and "'12', '13'" in text
+    assert "Ids not in the sample: 2 ids" in text and "'99', '98'" in text
+    assert "Duplicate ids: 1 id" in text and "'11'" in text
+    # NaN on the second data row, text on the third: 1-based data rows, convention stated.
+    assert any("empty or NaN" in p and "data rows 2 " in p and "header" in p for p in problems)
+    assert any("text where numbers belong" in p and "3 ('abc')" in p for p in problems)
+    assert len(problems) == 7
+
+
+def test_missing_columns_are_named(sample):
+    problems = _problems(pd.DataFrame({"id": [10, 11, 12, 13]}), sample)
+    assert problems == ["Missing columns: 'target'; add them, named as in the sample submission."]
+
+
+def test_blank_strings_count_as_empty_values():
+    sample = pd.DataFrame({"id": ["a", "b"], "label": ["x", "y"]})
+    problems = _problems(pd.DataFrame({"id": ["a", "b"], "label": ["x", "  "]}), sample)
+    assert len(problems) == 1 and "'label'" in problems[0] and "data rows 2 " in problems[0]
+
+
+def test_numbers_written_as_text_are_accepted(sample):
+    submission = pd.DataFrame({"id": [10, 11, 12, 13], "target": ["0.1", "1e-3", "2", "-4"]})
+    validate_submission(submission, sample, id_column="id")
+
+
+def test_an_unknown_id_column_is_a_usage_error(sample):
+    with pytest.raises(PipelinesError, match="no id column 'Id'"):
+        validate_submission(sample, sample, id_column="Id")
+
+
+def test_read_csv_checked_explains_empty_unreadable_and_absent_files(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "broken.csv").write_text('id,target\n1,0.5\n"2,0.5\n')
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00id,target\n\x81\x82,1\n")
+    for name, words in [
+        ("empty.csv", "is empty"),
+        ("broken.csv", "not a readable CSV"),
+        ("binary.csv", "not a readable CSV"),
+        ("absent.csv", "does not exist"),
+    ]:
+        with pytest.raises(SubmissionFormatError, match=words):
+            read_csv_checked(tmp_path / name)
+
+
+def test_build_write_read_validate_round_trip(tmp_path, sample):
+    frame = build_submission(
+        sample, id_column="id", ids=["12", "10", "13", "11"], predictions=[0.2, 0.0, 0.3, 0.1]
+    )
+    assert frame["id"].tolist() == [10, 11, 12, 13]
+    assert frame["target"].tolist() == [0.0, 0.1, 0.2, 0.3]
+    write_submission(frame, tmp_path / "out" / "submission.csv")
+    again = read_csv_checked(tmp_path / "out" / "submission.csv")
+    validate_submission(again, sample, id_column="id")
+    pd.testing.assert_frame_equal(again, frame)
+
+
+def test_build_maps_class_probabilities_to_the_sample_columns():
+    sample = pd.DataFrame({"id": [1, 2], "Class_1": 0.5, "Class_2": 0.5, "Class_3": 0.0})
+    proba = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])  # columns follow classes [3, 1, 2]
+    frame = build_submission(
+        sample, id_column="id", ids=[2, 1], predictions=proba, classes=[3, 1, 2]
+    )
+    assert list(frame.columns) == ["id", "Class_1", "Class_2", "Class_3"]
+    assert frame.loc[0, ["Class_1", "Class_2", "Class_3"]].tolist() == [0.3, 0.1, 0.6]
+    assert frame.loc[1, ["Class_1", "Class_2", "Class_3"]].tolist() == [0.2, 0.7, 0.1]
+
+
+def test_build_refuses_predictions_that_do_not_fit_the_sample(sample):
+    with pytest.raises(SubmissionFormatError, match="Ids missing"):
+        build_submission(sample, id_column="id", ids=[10, 11, 12, 99], predictions=[0, 0, 0, 0])
+    with pytest.raises(SubmissionFormatError, match="one prediction column"):
+        build_submission(sample, id_column="id", ids=[10, 11, 12, 13], predictions=np.ones((4, 3)))
+    with pytest.raises(SubmissionFormatError, match="Cannot map the classes"):
+        wide = pd.DataFrame({"id": [1], "cat": 0.5, "dog": 0.5})
+        build_submission(wide, id_column="id", ids=[1], predictions=[[0.5, 0.5]], classes=[0, 1])
+
+
+# --- properties: valid submissions always pass, any single corruption is always reported ---
+
+
+@st.composite
+def samples(draw) -> pd.DataFrame:
+    n = draw(st.integers(min_value=1, max_value=25))
+    if draw(st.booleans()):
+        ids: list = draw(st.lists(st.integers(-1000, 10**6), min_size=n, max_size=n, unique=True))
+    else:
+        ids = draw(
+            st.lists(
+                st.text("abcdefxyz0123456789_-", min_size=1, max_size=8),
+                min_size=n,
+                max_size=n,
+                unique=True,
+            )
+        )
+    n_columns = draw(st.integers(min_value=1, max_value=4))
+    columns = {f"p{j}": np.full(n, 0.5) for j in range(n_columns)}
+    return pd.DataFrame({"id": ids, **columns})
+
+
+@st.composite
+def valid_submissions(draw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    sample = draw(samples())
+    order = draw(st.permutations(range(len(sample))))
+    value = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+    submission = sample.iloc[list(order)].reset_index(drop=True)
+    for name in sample.columns[1:]:
+        submission[name] = draw(st.lists(value, min_size=len(sample), max_size=len(sample)))
+    if draw(st.booleans()):
+        submission["id"] = submission["id"].astype(str)
+    columns = draw(st.permutations(list(submission.columns)))
+    return sample, submission[list(columns)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_submissions())
+def test_valid_submissions_always_pass(pair):
+    sample, submission = pair
+    validate_submission(submission, sample, id_column="id")
+
+
+CORRUPTIONS = ["drop_row", "duplicate_id", "nan", "text", "rename_column"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(valid_submissions(), st.sampled_from(CORRUPTIONS), st.data())
+def test_any_single_corruption_is_reported(pair, corruption, data):
+    sample, submission = pair
+    submission = submission.copy()
+    row = data.draw(st.integers(0, len(submission) - 1), label="row")
+    value_columns = [c for c in submission.columns if c != "id"]
+    column = data.draw(st.sampled_from(value_columns), label="column")
+    if corruption == "drop_row":
+        submission = submission.drop(index=row)
+        expected = ["got", "Ids missing"]
+    elif corruption == "duplicate_id":
+        if len(submission) < 2:
+            submission = pd.concat([submission, submission])
+            expected = ["Duplicate ids", "got"]
+        else:
+            other = (row + 1) % len(submission)
+            submission["id"] = submission["id"].astype(object)
+            submission.loc[other, "id"] = submission.loc[row, "id"]
+            expected = ["Duplicate ids", "Ids missing"]
+    elif corruption == "nan":
+        submission.loc[row, column] = np.nan
+        expected = [f"Column '{column}' has 1 empty or NaN value on data rows {row + 1} "]
+    elif corruption == "text":
+        submission[column] = submission[column].astype(object)
+        submission.loc[row, column] = "oops"
+        expected = [f"Column '{column}' holds text", f"{row + 1} ('oops')"]
+    else:
+        submission = submission.rename(columns={column: column + "_renamed"})
+        expected = [f"Missing columns: '{column}'", f"Unexpected columns: '{column}_renamed'"]
+    text = "\n".join(_problems(submission, sample))
+    for words in expected:
+        assert words in text
