@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,7 +168,14 @@ _BINARY, _MULTI, _REG = ("binary",), ("multiclass",), ("regression",)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("auc", True, True, _BINARY, _auc, ("roc_auc", "roc-auc", "auroc")),
+        Metric(
+            "auc",
+            True,
+            True,
+            _BINARY,
+            _auc,
+            ("roc_auc", "auroc", "area_under_receiver_operating_characteristic_curve"),
+        ),
         Metric("logloss", False, True, _BINARY, _logloss, ("log_loss", "binary_logloss")),
         Metric(
             "multiclass_logloss",
@@ -175,12 +183,21 @@ METRICS: dict[str, Metric] = {
             True,
             _MULTI,
             _multiclass_logloss,
-            ("mlogloss", "multi_logloss", "multiclass_log_loss"),
+            ("mlogloss", "multi_logloss", "multiclass_log_loss", "multiclass_loss"),
         ),
-        Metric("accuracy", True, False, _BINARY + _MULTI, _accuracy, ("acc",)),
-        Metric("f1", True, False, _BINARY + _MULTI, _f1, ("f1_score", "f1score")),
+        Metric(
+            "accuracy", True, False, _BINARY + _MULTI, _accuracy, ("acc", "categorization_accuracy")
+        ),
+        Metric("f1", True, False, _BINARY + _MULTI, _f1, ("f1_score", "mean_f_score", "f_score")),
         Metric("rmse", False, False, _REG, _rmse, ("root_mean_squared_error",)),
-        Metric("rmsle", False, False, _REG, _rmsle, ("root_mean_squared_log_error",)),
+        Metric(
+            "rmsle",
+            False,
+            False,
+            _REG,
+            _rmsle,
+            ("root_mean_squared_log_error", "root_mean_squared_logarithmic_error"),
+        ),
         Metric("mae", False, False, _REG, _mae, ("mean_absolute_error",)),
         Metric("r2", True, False, _REG, _r2, ("r2_score", "r_squared")),
         Metric(
@@ -194,8 +211,15 @@ METRICS: dict[str, Metric] = {
     )
 }
 
+
+def _key(name: str) -> str:
+    """Names compare without case, spaces, hyphens or underscores, so Kaggle's display names
+    ("Area Under Receiver Operating Characteristic Curve", "RootMeanSquaredError") match."""
+    return re.sub(r"[\s_\-]+", "", str(name).lower())
+
+
 _LOOKUP: dict[str, Metric] = {
-    key: metric for metric in METRICS.values() for key in (metric.name, *metric.aliases)
+    _key(key): metric for metric in METRICS.values() for key in (metric.name, *metric.aliases)
 }
 
 _DEFAULTS = {"binary": "auc", "multiclass": "multiclass_logloss", "regression": "rmse"}
@@ -203,7 +227,7 @@ _DEFAULTS = {"binary": "auc", "multiclass": "multiclass_logloss", "regression": 
 
 def get_metric(name: str) -> Metric:
     """The metric called `name` (case-insensitive; aliases such as "roc_auc" or "mlogloss")."""
-    key = str(name).strip().lower()
+    key = _key(name)
     if key in _LOOKUP:
         return _LOOKUP[key]
     known = ", ".join(sorted(METRICS))

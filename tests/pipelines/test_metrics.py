@@ -164,3 +164,18 @@ def test_rmse_bounds_mae_and_perfect_predictions_score_zero(pairs):
     rmse, mae = get_metric("rmse").score(y, pred), get_metric("mae").score(y, pred)
     assert rmse >= mae - 1e-9 >= -1e-9
     assert get_metric("rmse").score(y, y) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("display", "name"),
+    [
+        ("Area Under Receiver Operating Characteristic Curve", "auc"),
+        ("RootMeanSquaredError", "rmse"),
+        ("Categorization Accuracy", "accuracy"),
+        ("Root Mean Squared Logarithmic Error", "rmsle"),
+        ("Quadratic Weighted Kappa", "qwk"),
+        ("Multiclass Loss", "multiclass_logloss"),
+    ],
+)
+def test_kaggle_display_names_resolve(display, name):
+    assert get_metric(display).name == name
