@@ -123,8 +123,10 @@ class KaggleAdapter:
         retries: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        page_size: int = 200,
     ) -> None:
         self.target = target
+        self.page_size = page_size
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
@@ -152,10 +154,8 @@ class KaggleAdapter:
         return _competition_info(self._call(f"read competition {name!r}", call, name=name), name)
 
     def list_competitions(self, search: str = "") -> list[CompetitionInfo]:
-        found = self._call(
-            "list competitions", lambda: self.api.competitions_list(search=search) or []
-        )
-        return [_competition_info(c, None) for c in found]
+        found = self._call("list competitions", lambda: self.api.competitions_list(search=search))
+        return [_competition_info(c, None) for c in getattr(found, "competitions", found) or []]
 
     def list_files(self, name: str) -> list[DataFile]:
         response = self._call(
@@ -233,7 +233,7 @@ class KaggleAdapter:
         from leaderboards.records import RemoteSubmission
 
         rows: list[RemoteSubmission] = []
-        for page in self._pages(name, ApiListSubmissionsRequest, "list_submissions", 100):
+        for page in self._pages(name, ApiListSubmissionsRequest, "list_submissions"):
             for s in page.submissions or []:
                 status = getattr(s.status, "name", str(s.status or "")).upper()
                 rows.append(
@@ -256,7 +256,7 @@ class KaggleAdapter:
         from leaderboards.records import LeaderboardEntry
 
         entries: list[LeaderboardEntry] = []
-        for page in self._pages(name, ApiGetLeaderboardRequest, "get_leaderboard", 200):
+        for page in self._pages(name, ApiGetLeaderboardRequest, "get_leaderboard"):
             for e in page.submissions or []:
                 entries.append(
                     LeaderboardEntry(
@@ -270,12 +270,12 @@ class KaggleAdapter:
 
     # -- machinery ---------------------------------------------------------------------------
 
-    def _pages(self, name: str, request_type: type, method: str, size: int) -> Iterator[Any]:
+    def _pages(self, name: str, request_type: type, method: str) -> Iterator[Any]:
         token, seen = "", set()
         while True:
             request = request_type()
             request.competition_name = name
-            request.page_size = size
+            request.page_size = self.page_size
             request.page_token = token
 
             def call(request: Any = request) -> Any:
