@@ -202,14 +202,15 @@ def practice_serve(
     """Run the practice host in the foreground (Ctrl-C stops it). Commands find it by itself;
     without it they start one for their own duration."""
     from compete.practice.server import serve
+    from compete.practice.state import kaggle_config_dir
 
     config = settings()
     chosen = port or config.practice_port
     err.print(f"practice host on http://127.0.0.1:{chosen} (home {config.home}); Ctrl-C stops it")
     err.print(
         "point the kaggle command at it: KAGGLE_API_ENVIRONMENT=LOCALHOST "
-        f"HTTP_PROXY=http://127.0.0.1:{chosen} NO_PROXY= "
-        f"KAGGLE_CONFIG_DIR={config.home}/practice/kaggle"
+        f"HTTP_PROXY=http://127.0.0.1:{chosen} NO_PROXY= no_proxy= "
+        f"KAGGLE_CONFIG_DIR={kaggle_config_dir(config.home)}"
     )
     serve(config.home, port=chosen)
 

@@ -13,17 +13,14 @@ from urllib.parse import urlparse
 
 from compete.adapter import HostTarget, KaggleAdapter
 from compete.errors import UsageError
+from compete.practice.state import competitions_dir, practice_dir
 from compete.settings import Settings
 
 PRACTICE = "practice"
 
 
-def practice_dir(home: Path) -> Path:
-    return home / "practice"
-
-
 def is_practice_competition(home: Path, name: str) -> bool:
-    return (practice_dir(home) / "competitions" / name / "competition.json").is_file()
+    return (competitions_dir(home) / name / "competition.json").is_file()
 
 
 def running_practice_url(home: Path) -> str | None:

@@ -16,9 +16,13 @@ CONFIG_FILE = "competition.toml"
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48})[a-z0-9]$")
 
 
+def is_valid_name(name: str) -> bool:
+    return bool(_NAME.fullmatch(name or "")) and "--" not in name
+
+
 def validate_name(name: str) -> str:
     """A competition name is a Kaggle slug; anything that could escape a folder is refused."""
-    if not _NAME.fullmatch(name or ""):
+    if not is_valid_name(name):
         raise UsageError(
             f"bad competition name {name!r}: use 3-50 lowercase letters, digits and '-' "
             "(a Kaggle slug such as 'titanic' or 'playground-series-s4e1')"

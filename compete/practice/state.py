@@ -17,12 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from compete.errors import NotFoundError, SubmissionLimitError, UsageError
+from compete.workspace import is_valid_name, validate_name
 
-NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48})[a-z0-9]$")
-NAME_RULE = (
-    "a competition name is 3 to 50 characters of lowercase letters, digits and '-', "
-    "starting and ending with a letter or digit (like 'telco-churn')"
-)
 DEFAULT_USERNAME = "you"
 COMPLETE, ERROR = "COMPLETE", "ERROR"
 
@@ -55,14 +51,6 @@ def as_utc(value: datetime) -> datetime:
 def iso(value: datetime) -> str:
     """One sortable text form for every stored time."""
     return as_utc(value).isoformat(timespec="microseconds")
-
-
-def validate_name(name: str) -> str:
-    """`name` when it is a Kaggle-like slug; UsageError naming the rule otherwise."""
-    text = str(name)
-    if not NAME_PATTERN.fullmatch(text) or "--" in text:
-        raise UsageError(f"invalid competition name {text!r}: {NAME_RULE}")
-    return text
 
 
 # -- credentials -------------------------------------------------------------------------------
@@ -106,6 +94,21 @@ def host_credentials(home: Path) -> Credentials:
         raise UsageError(
             f"{path} is not a valid credentials file; delete it and a new key will be made"
         ) from None
+
+
+def kaggle_config_dir(home: Path) -> Path:
+    """A folder holding kaggle.json with the host's credentials, for the `kaggle` command's
+    KAGGLE_CONFIG_DIR; (re)written from credentials.json, mode 0600."""
+    credentials = host_credentials(home)
+    folder = practice_dir(home) / "kaggle"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kaggle.json"
+    text = json.dumps({"username": credentials.username, "key": credentials.key})
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+    return folder
 
 
 # -- competitions ------------------------------------------------------------------------------
@@ -225,7 +228,7 @@ def list_competitions(home: Path) -> list[PracticeCompetition]:
     found = [
         get_competition(home, p.name)
         for p in root.iterdir()
-        if NAME_PATTERN.fullmatch(p.name) and (p / "competition.json").is_file()
+        if is_valid_name(p.name) and (p / "competition.json").is_file()
     ]
     return sorted(found, key=lambda c: c.created, reverse=True)
 
