@@ -1,1 +1,1 @@
-"""leaderboards: the tracking store of runs, submissions and leaderboard snapshots, and its history."""
+"""leaderboards: the history store of runs, submissions and leaderboard snapshots."""

@@ -1,0 +1,606 @@
+"""The history store: competitions, runs, submissions and leaderboard snapshots in SQLite or
+PostgreSQL, migrated by Alembic; every method returns value objects from `records`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from leaderboards.errors import StoreError, UnknownCompetitionError
+from leaderboards.models import Competition, Entry, Run, Snapshot, Submission, utcnow
+from leaderboards.records import (
+    CompetitionRecord,
+    History,
+    LeaderboardEntry,
+    RankedEntry,
+    ReconcileResult,
+    RemoteSubmission,
+    RunRecord,
+    SnapshotRecord,
+    SubmissionRecord,
+    parse_score,
+)
+
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).with_name("migrations")
+BOARDS = ("public", "private")
+HOST_STATUS = {"COMPLETE": "complete", "ERROR": "error", "PENDING": "pending"}
+UNSENT = ("uploading", "upload_failed")
+# An "uploading" row younger than this may be a submit still in flight in another process.
+IN_FLIGHT = timedelta(minutes=10)
+_PG_MIGRATION_LOCK = 0x636F6D70  # "comp"
+
+
+class Store:
+    """Open with `Store.open(url)`; one instance per process, closed with `close()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and migrate to the newest schema; SQLite files get their folder made."""
+        shown = _safe_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                f"{shown!r} is not a database URL: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB (COMPETE_DATABASE_URL)"
+            ) from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(parsed, future=True)
+        except (ArgumentError, ImportError, ModuleNotFoundError) as error:
+            raise StoreError(
+                f"cannot use the history store at {shown}: {error} "
+                "(for PostgreSQL install the postgres extra: pip install 'compete[postgres]')"
+            ) from None
+        if engine.dialect.name == "sqlite":
+            _serialise_sqlite(engine)
+        store = cls(engine)
+        try:
+            store._migrate()
+        except OperationalError as error:
+            engine.dispose()
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            raise StoreError(
+                f"cannot open the history store at {shown}: {reason}; check COMPETE_DATABASE_URL"
+            ) from None
+        return store
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes opening an empty database must not both create the tables.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            if MigrationContext.configure(connection).get_current_revision() == head:
+                return
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def _retrying(self, work: Callable[[Session], T], attempts: int = 5) -> T:
+        """Run `work` in one transaction; when a concurrent writer won a unique constraint,
+        run it again: every writer here is idempotent, so the second pass finds the row."""
+        for attempt in range(attempts):
+            try:
+                with self._session() as session:
+                    return work(session)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- competitions ------------------------------------------------------------------------
+
+    def ensure_competition(
+        self,
+        name: str,
+        *,
+        host: str,
+        title: str | None = None,
+        metric: str | None = None,
+        deadline: datetime | None = None,
+    ) -> CompetitionRecord:
+        """Insert the competition, or update what is known about it; idempotent."""
+
+        def work(session: Session) -> CompetitionRecord:
+            row = session.scalars(
+                select(Competition).where(Competition.host == host, Competition.name == name)
+            ).one_or_none()
+            if row is None:
+                row = Competition(name=name, host=host, created_at=utcnow())
+                session.add(row)
+            row.title = title or row.title
+            row.metric = metric or row.metric
+            row.deadline = deadline or row.deadline
+            session.flush()
+            return _competition(row)
+
+        return self._retrying(work)
+
+    def get_competition(self, name: str, *, host: str) -> CompetitionRecord:
+        with self._session() as session:
+            return _competition(_find(session, name, host))
+
+    def list_competitions(self) -> list[CompetitionRecord]:
+        with self._session() as session:
+            rows = session.scalars(select(Competition).order_by(Competition.created_at))
+            return [_competition(r) for r in rows]
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def record_run(
+        self,
+        competition: str,
+        *,
+        host: str,
+        model: str,
+        metric: str,
+        cv_mean: float | None,
+        cv_std: float | None,
+        params: dict[str, Any],
+        seed: int | None,
+        device: str | None,
+        path: str,
+        started_at: datetime,
+        finished_at: datetime | None,
+    ) -> RunRecord:
+        with self._session() as session:
+            parent = _find(session, competition, host)
+            row = Run(
+                competition_id=parent.id,
+                model=model,
+                metric=metric,
+                cv_mean=cv_mean,
+                cv_std=cv_std,
+                params=json.loads(json.dumps(params, default=str)),
+                seed=seed,
+                device=device,
+                path=path,
+                started_at=started_at,
+                finished_at=finished_at,
+            )
+            session.add(row)
+            session.flush()
+            return _run(row, competition)
+
+    # -- submissions -------------------------------------------------------------------------
+
+    def begin_submission(
+        self,
+        competition: str,
+        *,
+        host: str,
+        file_path: str,
+        file_hash: str,
+        file_name: str,
+        message: str,
+        run_id: int | None = None,
+        cv_score: float | None = None,
+    ) -> SubmissionRecord:
+        """The row is committed here, before the upload: a crash cannot lose the attempt."""
+        with self._session() as session:
+            parent = _find(session, competition, host)
+            now = utcnow()
+            row = Submission(
+                competition_id=parent.id,
+                run_id=run_id,
+                file_path=file_path,
+                file_hash=file_hash,
+                file_name=file_name,
+                message=message,
+                cv_score=cv_score,
+                status="uploading",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return _submission(row, competition)
+
+    def complete_submission(
+        self,
+        submission_id: int,
+        *,
+        remote_ref: str | None,
+        status: str = "pending",
+        error: str | None = None,
+    ) -> SubmissionRecord:
+        return self._update_submission(
+            submission_id, remote_ref=remote_ref, status=status, error=error
+        )
+
+    def fail_submission(self, submission_id: int, *, error: str) -> SubmissionRecord:
+        return self._update_submission(submission_id, status="upload_failed", error=error)
+
+    def _update_submission(self, submission_id: int, **values: Any) -> SubmissionRecord:
+        with self._session() as session:
+            row = session.get(Submission, submission_id)
+            if row is None:
+                raise StoreError(f"no submission #{submission_id} in the history store")
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+            session.flush()
+            return _submission(row, session.get(Competition, row.competition_id).name)
+
+    def reconcile_submissions(
+        self, competition: str, *, host: str, remote: Sequence[RemoteSubmission]
+    ) -> ReconcileResult:
+        """Bring the store in line with the host's list; running it twice changes nothing."""
+
+        def work(session: Session) -> ReconcileResult:
+            parent = _find(session, competition, host, lock=True)
+            rows = list(
+                session.scalars(
+                    select(Submission)
+                    .where(Submission.competition_id == parent.id)
+                    .order_by(Submission.id)
+                )
+            )
+            by_ref = {r.remote_ref: r for r in rows if r.remote_ref}
+            unlinked = [s for s in remote if s.ref not in by_ref]
+            updated = added = linked = lost = 0
+            now = utcnow()
+            for sub in remote:
+                if sub.ref in by_ref and _apply_remote(by_ref[sub.ref], sub, now):
+                    updated += 1
+            for row in rows:
+                if row.remote_ref or row.status not in UNSENT:
+                    continue
+                match = _match(row, unlinked)
+                if match is not None:
+                    unlinked.remove(match)
+                    row.remote_ref = match.ref
+                    _apply_remote(row, match, now)
+                    linked += 1
+                elif row.status == "upload_failed" or now - row.created_at > IN_FLIGHT:
+                    row.status = "lost"
+                    row.error = (
+                        f"the host never received {row.file_name or 'this file'}; send it again "
+                        f"with `compete submit {competition} -f {row.file_path} -m MESSAGE`"
+                        + (f" (upload error: {row.error})" if row.error else "")
+                    )
+                    row.updated_at = now
+                    lost += 1
+            for sub in unlinked:
+                row = Submission(
+                    competition_id=parent.id,
+                    file_name=sub.file_name,
+                    message=sub.description,
+                    remote_ref=sub.ref,
+                    status="pending",
+                    created_at=sub.date or now,
+                    updated_at=now,
+                )
+                _apply_remote(row, sub, now)
+                session.add(row)
+                added += 1
+            session.flush()
+            return ReconcileResult(updated=updated, added=added, linked=linked, lost=lost)
+
+        return self._retrying(work)
+
+    # -- leaderboard snapshots ---------------------------------------------------------------
+
+    def add_snapshot(
+        self,
+        competition: str,
+        *,
+        host: str,
+        board: str,
+        taken_at: datetime,
+        entries: Sequence[LeaderboardEntry],
+        our_team: str | None,
+    ) -> SnapshotRecord:
+        """Keep one snapshot of a board; the same board unchanged since the newest snapshot
+        is not stored again (sync is idempotent)."""
+        if board not in BOARDS:
+            raise StoreError(f"board must be one of {BOARDS}, not {board!r}")
+        ranked = rank_entries(entries)
+        digest = _content_hash(ranked)
+        our_rank = _our_rank(ranked, our_team)
+
+        def work(session: Session) -> SnapshotRecord:
+            parent = _find(session, competition, host, lock=True)
+            newest = session.scalars(
+                select(Snapshot)
+                .where(Snapshot.competition_id == parent.id, Snapshot.board == board)
+                .order_by(Snapshot.sequence.desc())
+                .limit(1)
+            ).one_or_none()
+            if newest is not None and newest.content_hash == digest:
+                return _snapshot(newest, competition, tuple(ranked))
+            row = Snapshot(
+                competition_id=parent.id,
+                board=board,
+                sequence=(newest.sequence + 1) if newest else 1,
+                taken_at=taken_at,
+                team_count=len(ranked),
+                our_team=our_team,
+                our_rank=our_rank,
+                content_hash=digest,
+            )
+            session.add(row)
+            session.flush()
+            session.add_all(
+                Entry(
+                    snapshot_id=row.id,
+                    rank=e.rank,
+                    team_id=e.team_id,
+                    team_name=e.team_name,
+                    score=e.score,
+                    score_raw=e.score_raw,
+                    submission_date=e.submission_date,
+                )
+                for e in ranked
+            )
+            session.flush()
+            return _snapshot(row, competition, tuple(ranked))
+
+        return self._retrying(work)
+
+    def snapshot_entries(self, snapshot_id: int) -> list[RankedEntry]:
+        with self._session() as session:
+            rows = session.scalars(
+                select(Entry).where(Entry.snapshot_id == snapshot_id).order_by(Entry.rank, Entry.id)
+            )
+            return [_entry(r) for r in rows]
+
+    # -- history -----------------------------------------------------------------------------
+
+    def history(self, competition: str, *, host: str) -> History:
+        """Everything kept about one competition, oldest first."""
+        with self._session() as session:
+            parent = _find(session, competition, host)
+            subs = session.scalars(
+                select(Submission)
+                .where(Submission.competition_id == parent.id)
+                .order_by(Submission.created_at, Submission.id)
+            )
+            snaps = session.scalars(
+                select(Snapshot)
+                .where(Snapshot.competition_id == parent.id)
+                .order_by(Snapshot.taken_at, Snapshot.id)
+            )
+            runs = session.scalars(
+                select(Run).where(Run.competition_id == parent.id).order_by(Run.started_at, Run.id)
+            )
+            return History(
+                competition=_competition(parent),
+                submissions=[_submission(s, competition) for s in subs],
+                snapshots=[_snapshot(s, competition) for s in snaps],
+                runs=[_run(r, competition) for r in runs],
+            )
+
+    def count(self, table: str) -> int:
+        """Rows in one of the store's tables (for checks and reports)."""
+        model = {
+            "competitions": Competition,
+            "runs": Run,
+            "submissions": Submission,
+            "leaderboard_snapshots": Snapshot,
+            "leaderboard_entries": Entry,
+        }[table]
+        with self._session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def rank_entries(entries: Sequence[LeaderboardEntry]) -> list[RankedEntry]:
+    """Ranks by position in the host's order; equal scores share a rank (1, 2, 2, 4)."""
+    ranked: list[RankedEntry] = []
+    for position, entry in enumerate(entries, start=1):
+        score = entry.score
+        rank = position
+        if ranked and score is not None and ranked[-1].score == score:
+            rank = ranked[-1].rank
+        ranked.append(
+            RankedEntry(
+                rank=rank,
+                team_id=str(entry.team_id),
+                team_name=entry.team_name,
+                score=score,
+                score_raw=entry.score_raw,
+                submission_date=entry.submission_date,
+            )
+        )
+    return ranked
+
+
+def _content_hash(ranked: Sequence[RankedEntry]) -> str:
+    payload = [(e.team_id, e.team_name, e.score_raw) for e in ranked]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+def _our_rank(ranked: Sequence[RankedEntry], our_team: str | None) -> int | None:
+    if not our_team:
+        return None
+    wanted = our_team.casefold()
+    for entry in ranked:
+        if entry.team_name.casefold() == wanted or entry.team_id == our_team:
+            return entry.rank
+    return None
+
+
+def _match(row: Submission, candidates: Sequence[RemoteSubmission]) -> RemoteSubmission | None:
+    """The host's record of an upload whose reply we never saw: same message, and the file
+    name we uploaded (the kept copy) or the user's file name."""
+    names = {n for n in (row.file_name, Path(row.file_path or "").name) if n}
+    for sub in candidates:
+        if sub.description == row.message and (not sub.file_name or sub.file_name in names):
+            return sub
+    return None
+
+
+def _apply_remote(row: Submission, sub: RemoteSubmission, now: datetime) -> bool:
+    values = {
+        "status": HOST_STATUS.get(sub.status.upper(), sub.status.lower()),
+        "error": sub.error or (None if sub.status.upper() != "ERROR" else row.error),
+        "public_score_raw": sub.public_score_raw or None,
+        "private_score_raw": sub.private_score_raw or None,
+        "public_score": parse_score(sub.public_score_raw),
+        "private_score": parse_score(sub.private_score_raw),
+        "submitted_at": sub.date or row.submitted_at,
+    }
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    for key, value in changed.items():
+        setattr(row, key, value)
+    if changed:
+        row.updated_at = now
+    return bool(changed)
+
+
+def _find(session: Session, name: str, host: str, *, lock: bool = False) -> Competition:
+    query = select(Competition).where(Competition.host == host, Competition.name == name)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL: one sync of a competition at a time
+    row = session.scalars(query).one_or_none()
+    if row is None:
+        raise UnknownCompetitionError(
+            f"the history store has no competition {name!r} on {host}: "
+            f"run `compete sync {name}` (or submit to it) first"
+        )
+    return row
+
+
+def _serialise_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout and BEGIN IMMEDIATE: SQLite writers from several processes queue
+    instead of failing with 'database is locked' halfway through a transaction."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _competition(row: Competition) -> CompetitionRecord:
+    return CompetitionRecord(
+        id=row.id,
+        name=row.name,
+        host=row.host,
+        title=row.title,
+        metric=row.metric,
+        deadline=row.deadline,
+        created_at=row.created_at,
+    )
+
+
+def _run(row: Run, competition: str) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        competition=competition,
+        model=row.model,
+        metric=row.metric,
+        cv_mean=row.cv_mean,
+        cv_std=row.cv_std,
+        params=dict(row.params or {}),
+        seed=row.seed,
+        device=row.device,
+        path=row.path,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _submission(row: Submission, competition: str) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=row.id,
+        competition=competition,
+        run_id=row.run_id,
+        file_path=row.file_path,
+        file_hash=row.file_hash,
+        file_name=row.file_name,
+        message=row.message,
+        cv_score=row.cv_score,
+        remote_ref=row.remote_ref,
+        status=row.status,
+        error=row.error,
+        public_score=row.public_score,
+        private_score=row.private_score,
+        created_at=row.created_at,
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _entry(row: Entry) -> RankedEntry:
+    return RankedEntry(
+        rank=row.rank,
+        team_id=row.team_id,
+        team_name=row.team_name,
+        score=row.score,
+        score_raw=row.score_raw,
+        submission_date=row.submission_date,
+    )
+
+
+def _snapshot(
+    row: Snapshot, competition: str, entries: tuple[RankedEntry, ...] = ()
+) -> SnapshotRecord:
+    record = SnapshotRecord(
+        id=row.id,
+        competition=competition,
+        board=row.board,
+        taken_at=row.taken_at,
+        team_count=row.team_count,
+        our_team=row.our_team,
+        our_rank=row.our_rank,
+        content_hash=row.content_hash,
+    )
+    return replace(record, entries=entries) if entries else record
