@@ -1,1 +1,1 @@
-"""interview: the mock interview on Transformer failure modes and fine-tuning (built in a later issue)."""
+"""interview: the mock interview on Transformer failure modes (built in a later issue)."""
