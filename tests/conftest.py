@@ -16,6 +16,10 @@ import pytest
 
 ENV_URL = "COMPETE_TEST_POSTGRES_URL"
 
+# pytest-xdist runs two workers on two cores; OpenMP's default spin-waiting (LightGBM) in two
+# processes at once made a 2 s fixture take 120 s. Set before any test imports lightgbm.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def _postgres_bin() -> Path | None:
     found = sorted(

@@ -231,7 +231,12 @@ def test_signed_links_only(client: Any, host_url: str) -> None:
     )
 
 
-def test_submission_pages_newest_first(client: Any) -> None:
+def test_submission_pages_newest_first(client: Any, good_submission: Any) -> None:
+    # Enough submissions of our own for two full pages, whatever ran before in this process.
+    for seed in range(7):
+        assert (
+            client.submit("churn", good_submission("churn", seed=seed), "page").status_code == 200
+        )
     everything = client.call("ListSubmissions", competitionName="churn", pageSize=1000)
     refs = [s["ref"] for s in everything["submissions"]]
     assert refs == sorted(refs, reverse=True)
