@@ -150,7 +150,12 @@ def practice_create(
     test_fraction: Annotated[float, typer.Option(min=0.05, max=0.9)] = 0.3,
     public_fraction: Annotated[float, typer.Option(min=0.05, max=0.95)] = 0.3,
     deadline: Annotated[
-        datetime | None, typer.Option(help="When it ends, e.g. 2026-12-31T23:59 (UTC).")
+        datetime | None,
+        typer.Option(
+            help="When it ends, in UTC: 2026-12-31 or 2026-12-31T23:59 (default: in 30 days).",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+            metavar="WHEN",
+        ),
     ] = None,
     daily_limit: Annotated[int, typer.Option(min=1, help="Submissions per UTC day.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
@@ -282,11 +287,10 @@ def submit(
 ) -> None:
     """Validate a file against sample_submission.csv and submit it through the official client.
     The attempt is recorded before the upload, so nothing is lost if it fails."""
-    from leaderboards.store import Store
-
     from compete import lifecycle
     from compete.hosts import connect
     from compete.workspace import Workspace
+    from leaderboards.store import Store
 
     config = settings()
     workspace = Workspace.open(config.competitions_dir, name)
@@ -353,10 +357,9 @@ def submissions(name: NameArg, as_json: JsonOpt = False) -> None:
 def sync(name: NameArg, as_json: JsonOpt = False) -> None:
     """Pull submission scores (public, and private once revealed) and a leaderboard snapshot
     into the history store. Safe to repeat."""
-    from leaderboards.store import Store
-
     from compete import lifecycle
     from compete.hosts import connect
+    from leaderboards.store import Store
 
     config = settings()
     store = Store.open(config.db_url)
@@ -380,9 +383,8 @@ def sync(name: NameArg, as_json: JsonOpt = False) -> None:
 def leaderboard(name: NameArg, as_json: JsonOpt = False) -> None:
     """The history: each submission with CV, public and private scores, and our rank over
     time on the public and private boards (from `compete sync`)."""
-    from leaderboards.store import Store
-
     from compete.hosts import host_label
+    from leaderboards.store import Store
 
     config = settings()
     store = Store.open(config.db_url)
