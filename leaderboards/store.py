@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from leaderboards.records import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 MIGRATIONS = Path(__file__).with_name("migrations")
 BOARDS = ("public", "private")
 HOST_STATUS = {"COMPLETE": "complete", "ERROR": "error", "PENDING": "pending"}
@@ -529,78 +530,29 @@ def _safe_url(url: str) -> str:
         return url
 
 
+def _record(kind: type[R], row: Any, **extra: Any) -> R:
+    """A value object from an ORM row: every field of `kind` read off the row, or from `extra`."""
+    values = {f.name: getattr(row, f.name) for f in fields(kind) if f.name not in extra}
+    return kind(**values, **extra)
+
+
 def _competition(row: Competition) -> CompetitionRecord:
-    return CompetitionRecord(
-        id=row.id,
-        name=row.name,
-        host=row.host,
-        title=row.title,
-        metric=row.metric,
-        deadline=row.deadline,
-        created_at=row.created_at,
-    )
+    return _record(CompetitionRecord, row)
 
 
 def _run(row: Run, competition: str) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        competition=competition,
-        model=row.model,
-        metric=row.metric,
-        cv_mean=row.cv_mean,
-        cv_std=row.cv_std,
-        params=dict(row.params or {}),
-        seed=row.seed,
-        device=row.device,
-        path=row.path,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
+    return _record(RunRecord, row, competition=competition, params=dict(row.params or {}))
 
 
 def _submission(row: Submission, competition: str) -> SubmissionRecord:
-    return SubmissionRecord(
-        id=row.id,
-        competition=competition,
-        run_id=row.run_id,
-        file_path=row.file_path,
-        file_hash=row.file_hash,
-        file_name=row.file_name,
-        message=row.message,
-        cv_score=row.cv_score,
-        remote_ref=row.remote_ref,
-        status=row.status,
-        error=row.error,
-        public_score=row.public_score,
-        private_score=row.private_score,
-        created_at=row.created_at,
-        submitted_at=row.submitted_at,
-        updated_at=row.updated_at,
-    )
+    return _record(SubmissionRecord, row, competition=competition)
 
 
 def _entry(row: Entry) -> RankedEntry:
-    return RankedEntry(
-        rank=row.rank,
-        team_id=row.team_id,
-        team_name=row.team_name,
-        score=row.score,
-        score_raw=row.score_raw,
-        submission_date=row.submission_date,
-    )
+    return _record(RankedEntry, row)
 
 
 def _snapshot(
     row: Snapshot, competition: str, entries: tuple[RankedEntry, ...] = ()
 ) -> SnapshotRecord:
-    record = SnapshotRecord(
-        id=row.id,
-        competition=competition,
-        board=row.board,
-        taken_at=row.taken_at,
-        team_count=row.team_count,
-        our_team=row.our_team,
-        our_rank=row.our_rank,
-        content_hash=row.content_hash,
-    )
-    return replace(record, entries=entries) if entries else record
+    return _record(SnapshotRecord, row, competition=competition, entries=entries)
