@@ -165,6 +165,7 @@ def practice_create(
     """Create a practice competition from real data: train, test, sample submission, and a
     hidden solution split into public and private parts; baseline teams are scored."""
     from compete.practice.create import PracticeSpec, create_competition
+    from compete.practice.state import kaggle_config_dir
 
     if (dataset is None) == (csv is None):
         raise typer.BadParameter(
@@ -184,8 +185,10 @@ def practice_create(
         seed=seed,
         title=title,
     )
+    home = settings().home
     with err.status("creating the competition") as status:
-        competition = create_competition(settings().home, spec, progress=status.update)
+        competition = create_competition(home, spec, progress=status.update)
+    kaggle_config_dir(home)  # kaggle.json for the `kaggle` command, as the README says
     if as_json:
         emit_json(competition)
         return
