@@ -230,6 +230,7 @@ class KaggleAdapter:
 
     def submissions(self, name: str) -> list[RemoteSubmission]:
         from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
         from leaderboards.records import RemoteSubmission
 
         rows: list[RemoteSubmission] = []
@@ -253,6 +254,7 @@ class KaggleAdapter:
     def leaderboard(self, name: str) -> list[LeaderboardEntry]:
         """Every entry of the leaderboard, all pages, in the host's order."""
         from kagglesdk.competitions.types.competition_api_service import ApiGetLeaderboardRequest
+
         from leaderboards.records import LeaderboardEntry
 
         entries: list[LeaderboardEntry] = []
@@ -347,7 +349,13 @@ class KaggleAdapter:
         self, what: str, status: int | None, message: str, name: str | None
     ) -> Exception:
         where = self.target.display
-        if status in (401, 403) and "limit" not in message.lower():
+        lowered = message.lower()
+        if status == 403 and "rule" in lowered:
+            return HostError(
+                f"{where}: {message}; accept the competition's rules on its page "
+                f"(https://www.kaggle.com/competitions/{name}/rules) and try again"
+            )
+        if status in (401, 403) and "limit" not in lowered:
             if self.target.url is None:
                 return AuthError(f"{where} refused the credentials ({message}): {CREDENTIALS_HELP}")
             return AuthError(
@@ -359,7 +367,7 @@ class KaggleAdapter:
                 f"{where}: {message or 'not found'} (while trying to {what}); check the name "
                 "(`compete practice list`, or `kaggle competitions list -s WORD` for kaggle.com)"
             )
-        if "limit" in message.lower():
+        if "limit" in lowered:
             return SubmissionLimitError(f"{where}: {message}")
         return HostError(f"{where} refused to {what} (HTTP {status}): {message}")
 

@@ -107,6 +107,15 @@ def test_could_not_submit_is_an_error_not_a_success(adapter, flaky_proxy, adapte
     assert len(adapter.submissions(NAME)) == before
 
 
+def test_rules_not_accepted_says_where_to_accept_them(adapter, flaky_proxy, adapter_for):
+    flaky_proxy.fail(
+        "POST", "ListDataFiles", 403,
+        body=b'{"code": 403, "message": "You must accept this competition\'s rules"}',
+    )  # fmt: skip
+    with pytest.raises(HostError, match="accept the competition's rules.*/rules"):
+        adapter_for(flaky_proxy.url).list_files(NAME)
+
+
 def test_wrong_credentials(competition, host):
     bad = KaggleAdapter(HostTarget(url=host, username="you", key="wrong", label="practice"))
     with pytest.raises(AuthError, match="refused the credentials"):
@@ -129,7 +138,7 @@ def test_daily_limit_is_reported_as_such(new_competition, host, adapter_for, tmp
         adapter.submit("limited", sample, "second")
 
 
-def test_leaderboard_download_zip_is_not_needed_for_paging(adapter, tmp_path):
+def test_the_clients_own_leaderboard_download_works_through_the_adapter(adapter, tmp_path):
     # The adapter reads the board page by page; the client's zip download stays available.
     adapter.api.competition_leaderboard_download(NAME, str(tmp_path))
     with zipfile.ZipFile(tmp_path / f"{NAME}.zip") as bundle:
