@@ -100,11 +100,17 @@ def init(
     id_column: Annotated[str | None, typer.Option("--id", help="The id column.")] = None,
     metric: Annotated[str | None, typer.Option(help="The metric, e.g. auc, rmse.")] = None,
     task: Annotated[str | None, typer.Option(help="binary, multiclass or regression.")] = None,
+    public_rows: Annotated[
+        int | None,
+        typer.Option(min=1, help="Rows behind the public board (for its noise estimate)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the workspace COMPETE_HOME/competitions/NAME and its competition.toml."""
+    from dataclasses import replace
+
     from compete.lifecycle import canonical_metric, infer_config, task_for_metric
-    from compete.workspace import CompetitionConfig, Workspace
+    from compete.workspace import Workspace
 
     if metric and not canonical_metric(metric):
         from pipelines.metrics import METRICS
@@ -115,12 +121,13 @@ def init(
     workspace = Workspace.at(settings().competitions_dir, name).ensure()
     found = infer_config(workspace)
     chosen_metric = canonical_metric(metric) or found.metric
-    config = CompetitionConfig(
-        name=name,
+    config = replace(
+        found,
         target=target or found.target,
         id_column=id_column or found.id_column,
         metric=chosen_metric,
         task=task or found.task or task_for_metric(chosen_metric),
+        public_rows=public_rows or found.public_rows,
     )
     path = workspace.write_config(config)
     if as_json:

@@ -101,6 +101,7 @@ def infer_config(workspace: Workspace, *, metric: str | None = None) -> Competit
         id_column=current.id_column or id_column,
         metric=metric,
         task=current.task or task_for_metric(metric),
+        public_rows=current.public_rows,
     )
 
 

@@ -52,6 +52,9 @@ class CompetitionConfig:
     id_column: str | None = None
     metric: str | None = None
     task: str | None = None  # binary | multiclass | regression
+    # Rows behind the public leaderboard (Kaggle says "approximately N% of the test data"):
+    # what the noise of a public score is estimated from. Practice competitions know it.
+    public_rows: int | None = None
 
     def to_toml(self) -> str:
         import tomli_w
