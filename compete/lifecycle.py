@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compete.adapter import KaggleAdapter
-from compete.errors import CompeteError, HostError, NotFoundError, UsageError
+from compete.errors import (
+    AuthError,
+    CompeteError,
+    HostError,
+    NotFoundError,
+    SubmissionLimitError,
+    UsageError,
+)
 from compete.workspace import CompetitionConfig, Workspace, file_sha256
 
 if TYPE_CHECKING:
@@ -193,6 +200,10 @@ def submit(
     )
     try:
         result = adapter.submit(workspace.name, kept, message)
+    except (SubmissionLimitError, AuthError, NotFoundError) as error:
+        # The host answered and said no: nothing to reconcile later.
+        store.complete_submission(record.id, remote_ref=None, status="refused", error=str(error))
+        raise
     except CompeteError as error:
         store.fail_submission(record.id, error=str(error))
         raise type(error)(

@@ -89,7 +89,8 @@ class Submission(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     cv_score: Mapped[float | None] = mapped_column(Float)
     remote_ref: Mapped[str | None] = mapped_column(String(100))
-    # uploading -> pending | complete | error (from the host); upload_failed; lost
+    # uploading -> pending | complete | error (from the host); refused (the host said no,
+    # e.g. the daily limit); upload_failed (no answer) -> linked by sync, or lost
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
     public_score: Mapped[float | None] = mapped_column(Float)

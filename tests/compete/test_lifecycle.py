@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from compete import lifecycle
-from compete.errors import HostError, UsageError
+from compete.errors import HostError, SubmissionLimitError, UsageError
 from compete.workspace import Workspace
 
 NAME = "churn-life"
@@ -120,3 +120,19 @@ def test_private_scores_arrive_after_close(workspace, store, host, adapter_for, 
     found = store.history(NAME, host="practice")
     assert found.submissions[0].private_score == pytest.approx(0.5)
     assert [s.board for s in found.snapshots] == ["public", "private"]
+
+
+def test_a_refusal_at_the_daily_limit_is_recorded_as_refused(
+    home, new_competition, host, adapter_for, store, tmp_path
+):
+    new_competition("tight", daily_limit=1)
+    workspace = Workspace.at(home / "competitions", "tight")
+    adapter = adapter_for(host)
+    lifecycle.download(adapter, workspace)
+    file = write_submission(workspace, tmp_path)
+    lifecycle.submit(adapter, store, workspace, file, "first")
+    with pytest.raises(SubmissionLimitError, match="limit"):
+        lifecycle.submit(adapter, store, workspace, file, "second")
+    rows = store.history("tight", host="practice").submissions
+    assert [r.status for r in rows] == ["pending", "refused"] and "limit" in rows[1].error
+    assert lifecycle.sync(adapter, store, "tight").submissions_lost == 0
