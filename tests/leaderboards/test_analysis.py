@@ -1,0 +1,179 @@
+"""The analysis functions on hand-computed cases and properties."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+
+from leaderboards.analysis import (
+    NoiseEstimate,
+    cv_predicts_private,
+    cv_vs_public,
+    final_picks,
+    gain_is_noise,
+    medal,
+    percentile,
+    public_noise,
+    shakeup,
+)
+from leaderboards.records import RankedEntry, SubmissionRecord
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def sub(i: int, cv=None, public=None, private=None, status="complete") -> SubmissionRecord:
+    return SubmissionRecord(
+        id=i, competition="c", run_id=None, file_path=None, file_hash=None, file_name=None,
+        message=f"s{i}", cv_score=cv, remote_ref=str(i), status=status, error=None,
+        public_score=public, private_score=private, created_at=T0, submitted_at=T0, updated_at=T0,
+    )  # fmt: skip
+
+
+def board(ranks: dict[str, int]) -> list[RankedEntry]:
+    return [
+        RankedEntry(r, t, t, None, "", None) for t, r in sorted(ranks.items(), key=lambda x: x[1])
+    ]
+
+
+def test_a_linear_relation_is_fitted_exactly():
+    subs = [sub(i, cv=0.80 + 0.01 * i, public=0.5 * (0.80 + 0.01 * i) + 0.4) for i in range(5)]
+    fit = cv_vs_public(subs, greater_is_better=True)
+    assert fit.n == 5 and fit.pearson == pytest.approx(1) and fit.spearman == pytest.approx(1)
+    assert fit.slope == pytest.approx(0.5) and fit.intercept == pytest.approx(0.4)
+    assert fit.predict(0.9) == pytest.approx(0.85)
+
+
+def test_the_biggest_disagreement_comes_first_with_its_direction():
+    subs = [sub(i, cv=0.80 + 0.01 * i, public=0.80 + 0.01 * i) for i in range(6)]
+    subs.append(sub(9, cv=0.83, public=0.90))  # public far better than CV says
+    fit = cv_vs_public(subs, greater_is_better=True)
+    first = fit.disagreements[0]
+    assert first.submission_id == 9 and first.residual > 0 and first.public_better_than_predicted
+    lower = cv_vs_public(subs, greater_is_better=False).disagreements[0]
+    assert not lower.public_better_than_predicted  # for rmse a higher public is worse
+
+
+def test_too_little_data_gives_none_not_a_crash():
+    assert cv_vs_public([], greater_is_better=True).pearson is None
+    one = cv_vs_public([sub(1, 0.8, 0.81)], greater_is_better=True)
+    assert (one.n, one.slope, one.disagreements) == (1, None, [])
+    assert cv_vs_public([sub(1, 0.8, None), sub(2, None, 0.8)], greater_is_better=True).n == 0
+
+
+def _auc_data(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    return y, np.clip(0.3 * y + rng.normal(0.35, 0.25, n), 0, 1)
+
+
+def test_public_noise_matches_the_binomial_intuition():
+    y, oof = _auc_data()
+    small = public_noise(y, oof, n_public=200, score=roc_auc_score, n_boot=300)
+    large = public_noise(y, oof, n_public=3200, score=roc_auc_score, n_boot=300)
+    assert small.std > 2 * large.std  # 16x the rows: about 4x less noise
+    assert small.p05 < roc_auc_score(y, oof) < small.p95
+    assert small.n_public == 200 and small.n_boot == 300
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.floats(0, 0.2))
+def test_a_bigger_gain_is_less_likely_noise(gain):
+    noise = NoiseEstimate(0.8, 0.01, 0.78, 0.82, 1000, 500)
+    assert gain_is_noise(gain, noise) >= gain_is_noise(gain + 0.01, noise)
+    assert gain_is_noise(0, noise) == pytest.approx(1)
+
+
+def test_gain_of_one_spread_is_noise_a_third_of_the_time():
+    noise = NoiseEstimate(0.8, 0.01, 0.78, 0.82, 1000, 500)
+    assert gain_is_noise(0.01 * np.sqrt(2), noise) == pytest.approx(0.3173, abs=1e-3)
+
+
+def test_shakeup_counts_moves_and_finds_us():
+    public = board({"a": 1, "b": 2, "c": 3, "us": 4})
+    private = board({"us": 1, "a": 2, "c": 3, "b": 4})
+    result = shakeup(public, private, our_team="US")
+    assert result.matched == 4 and result.mean_abs_change == pytest.approx((1 + 2 + 0 + 3) / 4)
+    assert result.ours.change == 3 and result.risers[0].team == "us"
+    assert [m.team for m in result.fallers] == ["b", "a"]
+
+
+@given(st.permutations(list(range(1, 9))))
+def test_identical_boards_do_not_shake(ranks):
+    entries = board({f"t{r}": r for r in ranks})
+    result = shakeup(entries, entries, our_team=None)
+    assert result.spearman == pytest.approx(1) and result.mean_abs_change == 0
+    assert result.risers == result.fallers == []
+
+
+def test_which_predicted_private_better():
+    subs = [
+        sub(1, cv=0.80, public=0.85, private=0.80),
+        sub(2, cv=0.81, public=0.83, private=0.81),
+        sub(3, cv=0.82, public=0.84, private=0.82),
+        sub(4, cv=0.83, public=0.82, private=0.83),
+    ]
+    result = cv_predicts_private(subs, greater_is_better=True)
+    assert result.verdict == "cv" and result.cv_spearman == pytest.approx(1)
+    assert result.public_spearman < 0
+    assert cv_predicts_private(subs[:2], greater_is_better=True).verdict == "not enough data"
+
+
+def test_final_picks_trust_cv_over_a_lucky_public_score():
+    subs = [sub(i, cv=0.80 + 0.005 * i, public=0.80 + 0.005 * i) for i in range(6)]
+    subs.append(sub(7, cv=0.79, public=0.84))  # a lucky public score on a small public set
+    fit = cv_vs_public(subs, greater_is_better=True)
+    result = final_picks(subs, greater_is_better=True, noise_std=0.03, fit=fit)
+    assert [p.submission_id for p in result.picks] == [5, 7]
+    assert [p.role for p in result.picks] == ["trusts CV", "hedge"]
+    assert "#7 has the best public score" in result.reasoning[1]
+    assert "probability" in result.reasoning[1]
+
+
+def test_final_picks_for_a_lower_is_better_metric():
+    subs = [sub(1, cv=0.30, public=0.31), sub(2, cv=0.20, public=0.21), sub(3, cv=0.25, public=0.2)]
+    result = final_picks(subs, greater_is_better=False, noise_std=None, fit=None)
+    assert result.picks[0].submission_id in (2, 3) and len(result.picks) == 2
+
+
+def test_final_picks_with_nothing_scored():
+    result = final_picks([sub(1, cv=0.8, status="error")], greater_is_better=True, noise_std=None)
+    assert result.picks == [] and "compete sync" in result.reasoning[0]
+    single = final_picks([sub(1, cv=0.8, public=0.8)], greater_is_better=True, noise_std=None)
+    assert len(single.picks) == 1 and "both picks" in single.reasoning[-1]
+
+
+@pytest.mark.parametrize(
+    ("rank", "teams", "expected"),
+    [
+        (1, 99, "gold"), (9, 99, "gold"), (10, 99, "silver"),
+        (19, 99, "silver"), (39, 99, "bronze"), (40, 99, None),
+        (10, 100, "gold"), (11, 100, "silver"), (20, 100, "silver"), (40, 100, "bronze"),
+        (41, 100, None),
+        (10, 250, "gold"), (11, 250, "silver"), (50, 250, "silver"), (100, 250, "bronze"),
+        (101, 250, None),
+        (12, 1000, "gold"), (13, 1000, "silver"), (50, 1000, "silver"), (100, 1000, "bronze"),
+        (101, 1000, None), (1, 1, None), (2, 1, None),
+    ],
+)  # fmt: skip
+def test_medals_by_team_count(rank, teams, expected):
+    # 10% of 99 teams is 9.9: rank 10 is outside the gold cut.
+    assert medal(rank, teams) == expected
+
+
+@given(st.integers(1, 5000), st.data())
+def test_medals_only_get_worse_down_the_board(teams, data):
+    rank = data.draw(st.integers(1, teams))
+    order = {"gold": 0, "silver": 1, "bronze": 2, None: 3}
+    worse = min(teams, rank + 1)
+    assert order[medal(rank, teams)] <= order[medal(worse, teams)]
+
+
+def test_percentile():
+    assert percentile(1, 200) == 0.5 and percentile(200, 200) == 100
+    with pytest.raises(ValueError):
+        percentile(0, 10)
