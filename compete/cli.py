@@ -391,21 +391,92 @@ def sync(name: NameArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def leaderboard(name: NameArg, as_json: JsonOpt = False) -> None:
-    """The history: each submission with CV, public and private scores, and our rank over
-    time on the public and private boards (from `compete sync`)."""
+    """The history and what it says: each submission with CV, public and private scores, our
+    rank over time on the public and private boards, CV against public, the noise of a public
+    score, the shake-up after the deadline, and advice on the two final picks."""
+    evidence = _evidence(settings(), name)
+    if as_json:
+        emit_json({k: v for k, v in asdict(evidence).items() if k != "boards"})
+        return
+    render_history(evidence.history)
+    render_analysis(evidence)
+
+
+def _evidence(config: Any, name: str) -> Any:
+    from compete.evidence import gather
     from compete.hosts import host_label
     from leaderboards.store import Store
 
-    config = settings()
     store = Store.open(config.db_url)
     try:
-        found = store.history(name, host=host_label(config, name))
+        return gather(config, store, name, host=host_label(config, name))
     finally:
         store.close()
-    if as_json:
-        emit_json(found)
-        return
-    render_history(found)
+
+
+def _show_leaderboard(home: Path, name: str) -> None:
+    from compete.settings import load_settings
+
+    evidence = _evidence(load_settings(home=home), name)
+    render_history(evidence.history)
+    render_analysis(evidence)
+
+
+def render_analysis(evidence: Any) -> None:
+    """What the history says: CV against public, public noise, shake-up, final picks."""
+    from leaderboards.analysis import medal, percentile
+
+    fit, noise = evidence.fit, evidence.noise
+    lines = []
+    if fit.spearman is not None:
+        lines.append(
+            f"CV vs public over {fit.n} submissions: Spearman {fit.spearman:.2f}, "
+            f"Pearson {fit.pearson:.2f}; public = {fit.slope:.3f} x CV + {fit.intercept:.3f}"
+        )
+        for d in fit.disagreements[:3]:
+            side = "better" if d.public_better_than_predicted else "worse"
+            lines.append(f"  #{d.submission_id}: public {d.public:.5f} is {side} than CV predicts "
+                         f"by {abs(d.residual):.5f}")  # fmt: skip
+    if noise is not None:
+        lines.append(
+            f"public-score noise on {noise.n_public} rows (bootstrap of the newest run's OOF): "
+            f"std {noise.std:.5f}, 90% of public scores within [{noise.p05:.5f}, {noise.p95:.5f}]"
+        )
+    shake = evidence.shakeup
+    if shake is not None and shake.matched:
+        lines.append(
+            f"shake-up over {shake.matched} teams: Spearman {_fmt(shake.spearman, 2)} between "
+            f"public and private rank, mean move {shake.mean_abs_change:.1f} places"
+        )
+        if shake.ours is not None:
+            lines.append(
+                f"  we went from public rank {shake.ours.public_rank} to private "
+                f"{shake.ours.private_rank} ({shake.ours.change:+d})"
+            )
+    prediction = evidence.private_prediction
+    if prediction.verdict in {"cv", "public", "tie"}:
+        lines.append(
+            f"private order predicted by CV: Spearman {prediction.cv_spearman:.2f}; by public: "
+            f"{prediction.public_spearman:.2f} -> trust {prediction.verdict}"
+        )
+    final = next((s for s in reversed(evidence.history.snapshots) if s.board == "private"), None)
+    if final is not None and final.our_rank:
+        won = medal(final.our_rank, final.team_count)
+        lines.append(
+            f"final private rank {final.our_rank} of {final.team_count} "
+            f"(top {percentile(final.our_rank, final.team_count):.1f}%)"
+            + (f": a {won} medal under Kaggle's rules" if won else "")
+        )
+    if evidence.picks.picks:
+        lines.append("final-pick advice:")
+        for pick in evidence.picks.picks:
+            lines.append(
+                f"  {pick.role}: #{pick.submission_id} {pick.message!r} (CV {_fmt(pick.cv)}, "
+                f"public {pick.public:.5f}, expected private {pick.expected_private:.5f})"
+            )
+        lines += [f"  {why}" for why in evidence.picks.reasoning]
+    for line in lines:
+        out.print(line, highlight=False)
 
 
 def render_history(found: Any) -> None:
@@ -434,7 +505,7 @@ def demo(
     official client, a LightGBM baseline with 5-fold CV, two submissions, close, sync, history."""
     from compete.demo import run_demo
 
-    run_demo(home, console=out, render=render_history)
+    run_demo(home, console=out, render=_show_leaderboard)
 
 
 def _utc(value: datetime | None) -> datetime | None:

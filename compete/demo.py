@@ -40,9 +40,8 @@ def run_demo(
     home: Path | None,
     *,
     console: Console,
-    render: Callable[[Any], None],
+    render: Callable[[Path, str], None],
 ) -> DemoResult:
-    from leaderboards.store import Store
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from compete import lifecycle
@@ -53,6 +52,7 @@ def run_demo(
     from compete.settings import load_settings
     from compete.training import train_lgbm
     from compete.workspace import Workspace
+    from leaderboards.store import Store
 
     started = time.perf_counter()
     home = (home or Path(tempfile.mkdtemp(prefix="compete-demo-"))).expanduser().resolve()
@@ -114,11 +114,11 @@ def run_demo(
             close_competition(home, name)
             synced = lifecycle.sync(adapter, store, name)
             console.print(f"      private board: we rank {synced.our_rank} of {synced.team_count}")
-        step(8, "the history")
         found = store.history(name, host=PRACTICE)
     finally:
         store.close()
-    render(found)
+    step(8, "the history, and what it says")
+    render(home, name)
     seconds = time.perf_counter() - started
     console.print(
         f"done in {seconds:.0f} s. Look around: COMPETE_HOME={home} compete leaderboard {name}"

@@ -69,12 +69,16 @@ def test_the_tour_with_a_host_started_per_command(tmp_path, churn_csv):
     synced = json.loads(compete(home, "sync", "tour", "--json").stdout)
     assert synced["board"] == "private"
 
-    history = json.loads(compete(home, "leaderboard", "tour", "--json").stdout)
+    evidence = json.loads(compete(home, "leaderboard", "tour", "--json").stdout)
+    history = evidence["history"]
     (row,) = history["submissions"]
+    assert [p["submission_id"] for p in evidence["picks"]["picks"]] == [row["id"]]
+    assert evidence["shakeup"]["matched"] >= 4
+    assert evidence["shakeup"]["ours"]["private_rank"] >= 1
     assert row["private_score"] == pytest.approx(0.5) and row["message"] == "half"
     assert [s["board"] for s in history["snapshots"]] == ["public", "private"]
     table = compete(home, "leaderboard", "tour").stdout
-    assert "half" in table and "private" in table
+    assert "half" in table and "private" in table and "final-pick advice" in table
 
     ended = compete(home, "submit", "tour", "-f", str(good), "-m", "late", check=False)
     assert ended.returncode == 1 and "ended" in ended.stderr

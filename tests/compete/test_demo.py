@@ -20,6 +20,7 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[8/8]" in result.stdout and "private board: we rank" in result.stdout
+    assert "public-score noise on" in result.stdout and "final-pick advice" in result.stdout
 
     from leaderboards.store import Store
 
