@@ -422,6 +422,35 @@ def _show_leaderboard(home: Path, name: str) -> None:
     render_analysis(evidence)
 
 
+@app.command()
+def history(as_json: JsonOpt = False) -> None:
+    """Every competition in the history store, with the final private rank, percentile and the
+    medal it would earn under Kaggle's progression rules (by team count)."""
+    from compete.lifecycle import metric_points_up
+    from leaderboards.analysis import standings
+    from leaderboards.store import Store
+
+    store = Store.open(settings().db_url)
+    try:
+        histories = [store.history(c.name, host=c.host) for c in store.list_competitions()]
+        rows = standings(histories, greater_is_better=metric_points_up)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("nothing yet: `compete sync NAME` records a competition")
+        return
+    table = Table("competition", "host", "board", "rank", "teams", "top %", "medal", "best score")
+    for r in rows:
+        table.add_row(
+            r.competition, r.host, r.board or "-", _fmt(r.rank), _fmt(r.team_count),
+            _fmt(r.percentile, 1), r.medal or "-", _fmt(r.best_score),
+        )  # fmt: skip
+    out.print(table)
+
+
 def render_analysis(evidence: Any) -> None:
     """What the history says: CV against public, public noise, shake-up, final picks."""
     from leaderboards.analysis import medal, percentile

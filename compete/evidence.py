@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compete.lifecycle import SAMPLE, canonical_metric
+from compete.lifecycle import SAMPLE, metric_points_up
 from compete.settings import Settings
 from compete.workspace import Workspace
 
@@ -89,11 +89,7 @@ def gather(settings: Settings, store: Store, name: str, *, host: str) -> Evidenc
 
     history = store.history(name, host=host)
     metric_name = history.competition.metric
-    greater = True
-    if canonical_metric(metric_name):
-        from pipelines.metrics import get_metric
-
-        greater = get_metric(metric_name).greater_is_better
+    greater = metric_points_up(metric_name)
     boards: dict[str, list[Any]] = {}
     for snapshot in reversed(history.snapshots):
         if snapshot.board not in boards:

@@ -79,6 +79,15 @@ def canonical_metric(text: str | None) -> str | None:
         return None
 
 
+def metric_points_up(metric: str | None) -> bool:
+    """Whether higher is better for a metric (unknown metrics: assume so, as most do)."""
+    if not canonical_metric(metric):
+        return True
+    from pipelines.metrics import get_metric
+
+    return get_metric(metric).greater_is_better
+
+
 def task_for_metric(metric: str | None) -> str | None:
     """The task a metric implies, when it implies one (accuracy and qwk do not)."""
     return _TASK_OF_METRIC.get(metric or "")

@@ -5,13 +5,13 @@ Functions of their inputs only: no database, no files, no clock."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
 
-from leaderboards.records import RankedEntry, SubmissionRecord
+from leaderboards.records import History, RankedEntry, SubmissionRecord
 
 MEDALS = ("gold", "silver", "bronze")
 
@@ -361,3 +361,51 @@ def medal(rank: int, team_count: int) -> str | None:
         if rank <= math.floor(cut):
             return name
     return None
+
+
+@dataclass(frozen=True)
+class Standing:
+    competition: str
+    host: str
+    board: str | None  # the board of the newest snapshot: "private" once the deadline passed
+    rank: int | None
+    team_count: int | None
+    percentile: float | None
+    medal: str | None  # only for a private (final) rank
+    best_score: float | None  # our best private score, else best public
+
+
+def standings(
+    histories: Iterable[History], *, greater_is_better: Callable[[str | None], bool]
+) -> list[Standing]:
+    """Where we stand in each competition: the newest private snapshot when there is one
+    (the final result), else the newest public one. `greater_is_better(metric)` says which
+    way a competition's metric points."""
+    rows = []
+    for history in histories:
+        snapshots = [s for s in history.snapshots if s.our_rank]
+        private = [s for s in snapshots if s.board == "private"]
+        newest = (private or snapshots or [None])[-1]
+        scores = [s.private_score for s in history.submissions if s.private_score is not None]
+        scores = scores or [
+            s.public_score for s in history.submissions if s.public_score is not None
+        ]
+        rank = newest.our_rank if newest else None
+        count = newest.team_count if newest else None
+        best = None
+        if scores:
+            higher = greater_is_better(history.competition.metric)
+            best = max(scores) if higher else min(scores)
+        rows.append(
+            Standing(
+                competition=history.competition.name,
+                host=history.competition.host,
+                board=newest.board if newest else None,
+                rank=rank,
+                team_count=count,
+                percentile=percentile(rank, count) if rank and count else None,
+                medal=medal(rank, count) if newest and newest.board == "private" else None,
+                best_score=best,
+            )
+        )
+    return rows

@@ -9,3 +9,12 @@ class StoreError(Exception):
 
 class UnknownCompetitionError(StoreError):
     """The store has no competition of that name on that host."""
+
+
+class ImportFormatError(StoreError):
+    """A downloaded leaderboard or submissions file that cannot be read; the message names the
+    file and what is wrong with it."""
+
+
+class ChartError(StoreError):
+    """Charts cannot be written where asked."""

@@ -80,6 +80,10 @@ def test_the_tour_with_a_host_started_per_command(tmp_path, churn_csv):
     table = compete(home, "leaderboard", "tour").stdout
     assert "half" in table and "private" in table and "final-pick advice" in table
 
+    (standing,) = json.loads(compete(home, "history", "--json").stdout)
+    assert standing["competition"] == "tour" and standing["board"] == "private"
+    assert standing["rank"] == evidence["shakeup"]["ours"]["private_rank"]
+
     ended = compete(home, "submit", "tour", "-f", str(good), "-m", "late", check=False)
     assert ended.returncode == 1 and "ended" in ended.stderr
 

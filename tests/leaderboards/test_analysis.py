@@ -20,6 +20,7 @@ from leaderboards.analysis import (
     percentile,
     public_noise,
     shakeup,
+    standings,
 )
 from leaderboards.records import RankedEntry, SubmissionRecord
 
@@ -177,3 +178,27 @@ def test_percentile():
     assert percentile(1, 200) == 0.5 and percentile(200, 200) == 100
     with pytest.raises(ValueError):
         percentile(0, 10)
+
+
+def _history(metric, snapshots, submissions):
+    from leaderboards.records import CompetitionRecord, History, SnapshotRecord
+
+    competition = CompetitionRecord(1, "c", "kaggle", None, metric, None, T0)
+    snaps = [
+        SnapshotRecord(i, "c", board, T0, teams, "us", rank, "h")
+        for i, (board, rank, teams) in enumerate(snapshots)
+    ]
+    return History(competition, submissions, snaps, [])
+
+
+def test_standings_use_the_final_private_rank_and_the_metric_direction():
+    subs = [sub(1, public=0.30, private=0.28), sub(2, public=0.25, private=0.31)]
+    final = _history("rmse", [("public", 40, 1000), ("private", 12, 1000)], subs)
+    ongoing = _history("auc", [("public", 3, 50)], [sub(3, public=0.8), sub(4, public=0.9)])
+    rows = standings([final, ongoing], greater_is_better=lambda m: m != "rmse")
+    assert (rows[0].board, rows[0].rank, rows[0].medal) == ("private", 12, "gold")
+    assert rows[0].best_score == pytest.approx(0.28)  # lower is better for rmse
+    assert rows[0].percentile == pytest.approx(1.2)
+    assert (rows[1].board, rows[1].medal, rows[1].best_score) == ("public", None, 0.9)
+    empty = standings([_history("auc", [], [])], greater_is_better=lambda m: True)
+    assert (empty[0].rank, empty[0].percentile, empty[0].best_score) == (None, None, None)
