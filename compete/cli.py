@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from compete.errors import CompeteError
+from compete.errors import CompeteError, UsageError
 
 app = typer.Typer(
     name="compete",
@@ -390,16 +390,104 @@ def sync(name: NameArg, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def leaderboard(name: NameArg, as_json: JsonOpt = False) -> None:
+def leaderboard(
+    name: NameArg,
+    plot: Annotated[bool, typer.Option("--plot", help="Also draw the charts.")] = False,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Chart file: .png (matplotlib) or .html (interactive, works offline); "
+            "default: a new PNG in the workspace's charts/ folder.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The history and what it says: each submission with CV, public and private scores, our
     rank over time on the public and private boards, CV against public, the noise of a public
     score, the shake-up after the deadline, and advice on the two final picks."""
-    evidence = _evidence(settings(), name)
+    config = settings()
+    evidence = _evidence(config, name)
+    charts = _draw(config, name, evidence, out_file) if plot or out_file else []
     if as_json:
-        emit_json({k: v for k, v in asdict(evidence).items() if k != "boards"})
+        payload = {k: v for k, v in asdict(evidence).items() if k != "boards"}
+        emit_json({**payload, "charts": charts})
         return
     render_history(evidence.history)
     render_analysis(evidence)
+    for path in charts:
+        out.print(f"chart: {path}")
+
+
+def _draw(config: Any, name: str, evidence: Any, out_file: Path | None) -> list[Path]:
+    from compete.workspace import Workspace, timestamp
+    from leaderboards.charts import render_charts
+
+    if out_file is None:
+        folder = Workspace.at(config.competitions_dir, name).root / "charts"
+        folder.mkdir(parents=True, exist_ok=True)
+        out_file = folder / f"leaderboard-{timestamp()}.png"
+    elif out_file.exists():
+        raise UsageError(f"{out_file} exists; pass another --out (nothing is overwritten)")
+    return render_charts(
+        evidence.history,
+        metric=evidence.metric or "score",
+        greater_is_better=evidence.greater_is_better,
+        out=out_file,
+        board_entries=evidence.boards,
+        noise_std=evidence.noise.std if evidence.noise else None,
+    )
+
+
+@app.command("import")
+def import_(
+    name: NameArg,
+    leaderboard_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--leaderboard",
+            help="What `kaggle competitions leaderboard NAME -d` wrote (the zip or its CSV).",
+        ),
+    ] = None,
+    submissions_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--submissions", help="`kaggle competitions submissions NAME -v` output as a CSV."
+        ),
+    ] = None,
+    board: Annotated[
+        str | None,
+        typer.Option(help="public or private (default: from the file name, as Kaggle names it)."),
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Our team's name on that board.")] = None,
+    metric: Annotated[str | None, typer.Option(help="The competition's metric.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a competition that ended before you used compete: its leaderboard download and
+    your submissions list, into the history store (as a kaggle.com competition)."""
+    from compete.lifecycle import import_competition
+
+    if leaderboard_file is None and submissions_file is None:
+        raise typer.BadParameter("give --leaderboard FILE, --submissions FILE, or both")
+    if board not in (None, "public", "private"):
+        raise typer.BadParameter("--board is public or private")
+    config = settings()
+    result = import_competition(
+        config.db_url,
+        name,
+        leaderboard=leaderboard_file,
+        submissions=submissions_file,
+        board=board,
+        team=team or config.team,
+        metric=metric,
+    )
+    if as_json:
+        emit_json(result)
+        return
+    out.print(
+        f"imported {name}: {result.entries} leaderboard entries ({result.board or 'no'} board), "
+        f"{result.submissions_added} submissions; see `compete leaderboard {name} --host kaggle`"
+    )
 
 
 def _evidence(config: Any, name: str) -> Any:

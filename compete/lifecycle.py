@@ -20,7 +20,7 @@ from compete.errors import (
     SubmissionLimitError,
     UsageError,
 )
-from compete.workspace import CompetitionConfig, Workspace, file_sha256
+from compete.workspace import CompetitionConfig, Workspace, file_sha256, validate_name
 
 if TYPE_CHECKING:
     from leaderboards.records import History, SubmissionRecord
@@ -268,3 +268,63 @@ def _username(adapter: KaggleAdapter) -> str | None:
 
 def history(store: Store, name: str, *, host: str) -> History:
     return store.history(name, host=host)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    competition: str
+    board: str | None
+    entries: int
+    our_rank: int | None
+    submissions_added: int
+
+
+def import_competition(
+    db_url: str,
+    name: str,
+    *,
+    leaderboard: Path | None,
+    submissions: Path | None,
+    board: str | None,
+    team: str | None,
+    metric: str | None,
+) -> ImportResult:
+    """A past kaggle.com competition into the store: a leaderboard download becomes one
+    snapshot (taken when its newest entry was made), a submissions list becomes rows."""
+    from leaderboards.importing import (
+        board_of_download,
+        read_leaderboard_download,
+        read_submissions_csv,
+    )
+    from leaderboards.store import Store
+
+    validate_name(name)
+    entries = read_leaderboard_download(leaderboard) if leaderboard else []
+    remote = read_submissions_csv(submissions) if submissions else []
+    if leaderboard and board is None:
+        board = board_of_download(leaderboard)
+        if board is None:
+            raise UsageError(
+                f"cannot tell from {leaderboard.name} whether it is the public or the private "
+                "board: pass --board public or --board private"
+            )
+    dates = [e.submission_date for e in entries if e.submission_date]
+    taken = max(dates) if dates else None
+    if taken is None and leaderboard is not None:
+        taken = datetime.fromtimestamp(leaderboard.stat().st_mtime, UTC)
+    with Store.open(db_url) as store:
+        store.ensure_competition(name, host="kaggle", metric=canonical_metric(metric))
+        added, snapshot = 0, None
+        if remote:
+            added = store.reconcile_submissions(name, host="kaggle", remote=remote).added
+        if entries:
+            snapshot = store.add_snapshot(
+                name, host="kaggle", board=board, taken_at=taken, entries=entries, our_team=team
+            )
+    return ImportResult(
+        competition=name,
+        board=board if entries else None,
+        entries=len(entries),
+        our_rank=snapshot.our_rank if snapshot else None,
+        submissions_added=added,
+    )

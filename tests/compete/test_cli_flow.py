@@ -80,6 +80,16 @@ def test_the_tour_with_a_host_started_per_command(tmp_path, churn_csv):
     table = compete(home, "leaderboard", "tour").stdout
     assert "half" in table and "private" in table and "final-pick advice" in table
 
+    drawn = json.loads(compete(home, "leaderboard", "tour", "--plot", "--json").stdout)
+    (png,) = [Path(p) for p in drawn["charts"]]
+    assert png.parent == home / "competitions" / "tour" / "charts"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    html = tmp_path / "board.html"
+    compete(home, "leaderboard", "tour", "--out", str(html))
+    assert "Public vs private rank" in html.read_text()
+    again = compete(home, "leaderboard", "tour", "--out", str(html), check=False)
+    assert again.returncode == 2 and "nothing is overwritten" in again.stderr
+
     (standing,) = json.loads(compete(home, "history", "--json").stdout)
     assert standing["competition"] == "tour" and standing["board"] == "private"
     assert standing["rank"] == evidence["shakeup"]["ours"]["private_rank"]
@@ -118,3 +128,39 @@ def test_commands_use_a_running_practice_serve(tmp_path, churn_csv):
         _, err = server.communicate(timeout=30)
     assert "KAGGLE_CONFIG_DIR=" in err
     assert not (home / "practice" / "server.json").exists()
+
+
+def test_import_a_competition_that_ended_before(tmp_path):
+    import zipfile
+
+    home = tmp_path / "home"
+    rows = ["Rank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames"]
+    rows += [f"{r},{100 + r},team {r},2024-01-31 23:59:59,{0.9 - r / 100:.5f},3,u{r}"
+             for r in range(1, 31)]  # fmt: skip
+    archive = tmp_path / "past.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("past-privateleaderboard-2024-02-01.csv", "\n".join(rows) + "\n")
+    submissions = tmp_path / "subs.csv"
+    submissions.write_text(
+        "fileName,date,description,status,publicScore,privateScore\n"
+        "a.csv,2024-01-20 10:00:00,first,COMPLETE,0.861,0.858\n"
+        "b.csv,2024-01-25 10:00:00,second,COMPLETE,0.870,0.864\n"
+    )
+    result = json.loads(
+        compete(home, "import", "past", "--leaderboard", str(archive), "--submissions",
+                str(submissions), "--team", "team 6", "--metric", "auc", "--json").stdout
+    )  # fmt: skip
+    assert result == {
+        "competition": "past", "board": "private", "entries": 30, "our_rank": 6,
+        "submissions_added": 2,
+    }  # fmt: skip
+    again = json.loads(
+        compete(home, "import", "past", "--leaderboard", str(archive), "--submissions",
+                str(submissions), "--team", "team 6", "--json").stdout
+    )  # fmt: skip
+    assert again["submissions_added"] == 0
+    evidence = json.loads(compete(home, "leaderboard", "past", "--json").stdout)
+    assert len(evidence["history"]["snapshots"]) == 1  # the same board twice is one snapshot
+    assert [s["message"] for s in evidence["history"]["submissions"]] == ["first", "second"]
+    (standing,) = json.loads(compete(home, "history", "--json").stdout)
+    assert (standing["rank"], standing["medal"]) == (6, "silver")  # 6 of 30: the top 20%
