@@ -37,6 +37,7 @@ class CvPublicFit:
     intercept: float | None
     residual_std: float | None
     disagreements: list[Disagreement] = field(default_factory=list)
+    residuals: dict[int, float] = field(default_factory=dict)  # submission id -> residual
 
     def predict(self, cv: float) -> float | None:
         if self.slope is None or self.intercept is None:
@@ -82,10 +83,17 @@ def cv_vs_public(
             public_better_than_predicted=bool((residuals[i] > 0) == greater_is_better),
         )
         for i in order
-        if residuals[i] != 0
+        if abs(residuals[i]) > 1e-12  # a point on the line disagrees with nothing
     ]
     return CvPublicFit(
-        len(rows), pearson, spearman, float(slope), float(intercept), residual_std, disagreements
+        len(rows),
+        pearson,
+        spearman,
+        float(slope),
+        float(intercept),
+        residual_std,
+        disagreements,
+        residuals={row.id: float(r) for row, r in zip(rows, residuals, strict=True)},
     )
 
 
@@ -112,19 +120,33 @@ def public_noise(
     seed: int = 0,
 ) -> NoiseEstimate:
     """What a public score on `n_public` rows would look like: score `n_boot` draws of
-    `n_public` rows, with replacement, of the out-of-fold predictions."""
+    `n_public` rows, with replacement, of the out-of-fold predictions (`oof` of shape (n,) or
+    (n, k)). The std of those scores is the noise of one public score; draws the metric cannot
+    score (one class only, for AUC) are skipped, so `n_boot` says how many counted."""
     y_true, oof = np.asarray(y_true), np.asarray(oof)
     if n_public < 2 or len(y_true) < 2:
         raise ValueError("public_noise needs at least two rows and n_public >= 2")
+    if len(oof) != len(y_true):
+        raise ValueError(
+            f"public_noise needs one prediction per row: {len(y_true)} targets, {len(oof)} "
+            "out-of-fold predictions (was the run made on other data?)"
+        )
     rng = np.random.default_rng(seed)
     scores = []
     for _ in range(n_boot):
         rows = rng.integers(0, len(y_true), n_public)
         try:
-            scores.append(score(y_true[rows], oof[rows]))
+            value = float(score(y_true[rows], oof[rows]))
         except ValueError:  # e.g. a draw with one class only, for AUC
             continue
+        if math.isfinite(value):  # newer scikit-learn answers such a draw with NaN
+            scores.append(value)
     values = np.array(scores, dtype=float)
+    if len(values) < 2:
+        raise ValueError(
+            f"public_noise could score only {len(values)} of {n_boot} draws of {n_public} rows: "
+            "the metric needs more varied targets, or a larger n_public"
+        )
     return NoiseEstimate(
         mean=float(values.mean()),
         std=float(values.std(ddof=1)),
@@ -140,10 +162,7 @@ def gain_is_noise(gain: float, noise: NoiseEstimate) -> float:
     least |gain|. Assumes the two public scores are independent and normal with the bootstrap
     std, so their difference has std sqrt(2) * std (the same rows score both, so this is an
     upper bound on the noise: a cautious reading)."""
-    spread = math.sqrt(2) * noise.std
-    if spread == 0:
-        return 1.0 if gain == 0 else 0.0
-    return 2 * (1 - NormalDist().cdf(abs(gain) / spread))
+    return _noise_probability(gain, noise.std)
 
 
 # -- after the deadline ------------------------------------------------------------------------
@@ -154,6 +173,7 @@ class RankMove:
     team: str
     public_rank: int
     private_rank: int
+    team_id: str = ""
 
     @property
     def change(self) -> int:
@@ -174,14 +194,21 @@ class Shakeup:
 def shakeup(
     public: Sequence[RankedEntry], private: Sequence[RankedEntry], *, our_team: str | None
 ) -> Shakeup:
-    """Public-to-private rank changes across the board, matching teams by id (else name)."""
-    by_id = {e.team_id: e for e in private}
-    by_name = {e.team_name: e for e in private}
+    """Public-to-private rank changes across the board, matching teams by id (else, for a
+    board without ids, by name); each private entry is matched at most once. `our_team` is
+    our team's id or name (case does not matter). Spearman is over the matched teams' ranks;
+    a change is public rank minus private rank, so a riser's change is positive."""
+    by_id = {e.team_id: e for e in private if e.team_id}
+    by_name = {e.team_name: e for e in private if e.team_name}
     moves = []
+    used: set[int] = set()
     for entry in public:
-        other = by_id.get(entry.team_id) or by_name.get(entry.team_name)
-        if other is not None:
-            moves.append(RankMove(entry.team_name, entry.rank, other.rank))
+        other = by_id.get(entry.team_id) if entry.team_id else None
+        if other is None:
+            other = by_name.get(entry.team_name)
+        if other is not None and id(other) not in used:
+            used.add(id(other))
+            moves.append(RankMove(entry.team_name, entry.rank, other.rank, entry.team_id))
     if not moves:
         return Shakeup(0, None, None, [], [], None)
     pub = np.array([m.public_rank for m in moves], dtype=float)
@@ -192,7 +219,8 @@ def shakeup(
     ranked = sorted(moves, key=lambda m: m.change)
     ours = None
     if our_team:
-        ours = next((m for m in moves if m.team.casefold() == our_team.casefold()), None)
+        wanted = our_team.casefold()
+        ours = next((m for m in moves if wanted in (m.team.casefold(), m.team_id.casefold())), None)
     return Shakeup(
         matched=len(moves),
         spearman=spearman,
@@ -244,6 +272,9 @@ class Pick:
 class FinalPicks:
     picks: list[Pick]
     reasoning: list[str]
+    cv_weight: float | None = None  # w in expected = w * CV's prediction + (1 - w) * public
+    noise_std: float | None = None  # the public noise std used: given, or estimated
+    noise_source: str | None = None  # "bootstrap" | "residuals" | None
 
 
 def final_picks(
@@ -253,77 +284,167 @@ def final_picks(
     noise_std: float | None,
     fit: CvPublicFit | None = None,
 ) -> FinalPicks:
-    """Two final submissions. Model: public = skill + public noise (variance noise_std**2), and
-    the CV-vs-public line predicts skill from CV with variance v_cv. The residuals of that line
-    carry both, so v_cv = residual variance - noise_std**2, floored at noise_std**2 / 10 (CV is
-    trusted at most ten times more than public). Each candidate's expected private score is the
-    inverse-variance mean of the line's prediction and its public score; without a noise
-    estimate or a fit, the two count equally.
-    Pick 1 is the best expected score; pick 2 hedges with the best public score among the rest
-    when pick 1 is not it, else with the best CV among the rest."""
+    """Two final submissions, chosen on each complete submission's expected private score.
+
+    Model: public = skill + public noise, with variance v_pub; CV, through the CV-vs-public
+    line (`fit`, computed here when not given), predicts skill with variance v_cv. Then
+
+        expected = w * fit.predict(cv) + (1 - w) * public,   w = v_pub / (v_pub + v_cv)
+
+    which is the inverse-variance mean of the two. The line's residuals carry both errors
+    (residual_std**2 = v_cv + v_pub), so:
+    - with a bootstrap `noise_std`: v_pub = noise_std**2 and v_cv = residual_std**2 - v_pub,
+      floored at v_pub / 10 (CV is trusted at most ten times more than public);
+    - without one: the residual variance is split equally, v_pub = v_cv = residual_std**2 / 2
+      (so w = 1/2 and the noise std is estimated as residual_std / sqrt 2);
+    - without a residual std (fewer than three points): w = 1/2 and CV counts as its own
+      prediction when there is no line.
+    A submission without CV is expected to score its public score.
+
+    Pick 1 ("trusts CV") is the best expected score; pick 2 ("hedge") is the best public score
+    among the rest when pick 1 is not the best public, else the best CV among the rest.
+    `reasoning` says why, in sentences that name the numbers."""
     sign = 1.0 if greater_is_better else -1.0
     candidates = [s for s in submissions if s.public_score is not None and s.status == "complete"]
     if not candidates:
         return FinalPicks([], ["no scored submission yet: submit, then run `compete sync`"])
-    fit_std = fit.residual_std if fit is not None else None
-    public_var = noise_std**2 if noise_std else None
-    cv_var = None
-    if public_var and fit_std is not None:
-        cv_var = max(fit_std**2 - public_var, public_var / 10)
+    if fit is None:
+        fit = cv_vs_public(submissions, greater_is_better=greater_is_better)
+    w, noise, source, weighing = _cv_weight(fit, noise_std)
+
+    def predicted(s: SubmissionRecord) -> float | None:
+        if s.cv_score is None:
+            return None
+        line = fit.predict(s.cv_score)
+        return s.cv_score if line is None else line
 
     def expected(s: SubmissionRecord) -> float:
-        if s.cv_score is None:
+        from_cv = predicted(s)
+        if from_cv is None:
             return float(s.public_score)
-        predicted = (fit.predict(s.cv_score) if fit is not None else None) or s.cv_score
-        if not public_var or not cv_var:
-            return (predicted + s.public_score) / 2
-        w_cv, w_public = 1 / cv_var, 1 / public_var
-        return (w_cv * predicted + w_public * s.public_score) / (w_cv + w_public)
+        return w * from_cv + (1 - w) * s.public_score
 
-    scored = sorted(candidates, key=lambda s: -sign * expected(s))
-    first = scored[0]
-    rest = scored[1:]
-    picks = [Pick(first.id, first.message, first.cv_score, first.public_score, expected(first),
-                  "trusts CV")]  # fmt: skip
-    reasoning = [
-        f"#{first.id} has the best expected private score ({expected(first):.5f}) from its "
-        f"CV {_num(first.cv_score)} and public {first.public_score:.5f}"
-        + (f", weighing public noise (std {noise_std:.5f})" if noise_std else "")
-        + "."
-    ]
+    def pick(s: SubmissionRecord, role: str) -> Pick:
+        return Pick(s.id, s.message, s.cv_score, s.public_score, expected(s), role)
+
+    # Ties go to the earlier submission: sorted() is stable and candidates keep store order.
+    first = sorted(candidates, key=lambda s: -sign * expected(s))[0]
+    rest = [s for s in candidates if s.id != first.id]
+    with_cv = [s for s in candidates if s.cv_score is not None]
+    best_cv = max(with_cv, key=lambda s: sign * s.cv_score) if with_cv else None
     best_public = max(candidates, key=lambda s: sign * s.public_score)
-    if rest:
-        if best_public.id != first.id:
-            second = best_public
-            gap = abs(best_public.public_score - first.public_score)
-            why = f"#{second.id} has the best public score ({second.public_score:.5f}), "
-            if noise_std:
-                chance = 2 * (1 - NormalDist().cdf(gap / (math.sqrt(2) * noise_std)))
-                why += (
-                    f"{gap:.5f} above #{first.id}; a gap that large comes from noise alone "
-                    f"with probability {chance:.0%}, so it hedges in case public is right."
-                )
-            else:
-                why += "so it hedges in case the public board is right."
-        else:
-            with_cv = [s for s in rest if s.cv_score is not None]
-            pool = with_cv or rest
-            second = max(pool, key=lambda s: sign * (s.cv_score if s.cv_score is not None
-                                                    else s.public_score))  # fmt: skip
-            why = (
-                f"#{first.id} is also the best public score, so #{second.id} hedges with the "
-                f"best remaining CV ({_num(second.cv_score)})."
-            )
-        picks.append(Pick(second.id, second.message, second.cv_score, second.public_score,
-                          expected(second), "hedge"))  # fmt: skip
-        reasoning.append(why)
+
+    reasoning = [weighing]
+    what = "the best CV" if best_cv is not None and best_cv.id == first.id else "CV"
+    lead = f"#{first.id} has the best expected private score ({expected(first):.5f})"
+    from_cv = predicted(first)
+    if from_cv is None:
+        reasoning.append(f"{lead}; it has no CV, so its public {first.public_score:.5f} is all "
+                         "the evidence there is.")  # fmt: skip
     else:
+        lead += f" and {what} ({first.cv_score:.5f})"
+        gap = first.public_score - from_cv
+        if noise is None:
+            reasoning.append(f"{lead}; its public {first.public_score:.5f} against "
+                             f"{from_cv:.5f} predicted from CV.")  # fmt: skip
+        elif abs(gap) <= noise:
+            reasoning.append(
+                f"{lead}; its public {first.public_score:.5f} is within one noise std "
+                f"({noise:.5f}) of what CV predicts ({from_cv:.5f}), so its public rank is not "
+                "evidence against it."
+            )
+        else:
+            better = sign * gap > 0
+            reasoning.append(
+                f"{lead}; its public {first.public_score:.5f} is {abs(gap) / noise:.1f} noise "
+                f"stds ({noise:.5f}) {'better' if better else 'worse'} than CV predicts "
+                f"({from_cv:.5f})"
+                + (", so part of that public score is likely luck." if better else
+                   ", which counts against it but not enough to lose the lead.")
+            )  # fmt: skip
+    picks = [pick(first, "trusts CV")]
+    if not rest:
         reasoning.append("only one scored submission: it is both picks.")
-    return FinalPicks(picks, reasoning)
+        return FinalPicks(picks, reasoning, w, noise, source)
+    if best_public.id != first.id:
+        second = best_public
+        gap = abs(second.public_score - first.public_score)
+        why = f"#{second.id} has the best public score ({second.public_score:.5f}), {gap:.5f} "
+        why += f"better than #{first.id}'s public {first.public_score:.5f}"
+        if noise:
+            chance = _noise_probability(gap, noise)
+            shown = "below 1%" if chance < 0.01 else f"{chance:.0%}"
+            why += f"; a gap that large comes from noise alone with probability {shown}, "
+            why += (
+                "so the public rows see a real difference; it hedges in case that carries to "
+                "the private rows." if chance < 0.05 else
+                "so it may be luck; it hedges in case the public board is right."
+            )  # fmt: skip
+        else:
+            why += ", so it hedges in case the public board is right."
+    else:
+        rest_cv = [s for s in rest if s.cv_score is not None]
+        if rest_cv:
+            second = max(rest_cv, key=lambda s: sign * s.cv_score)
+            why = (f"#{first.id} is also the best public score, so #{second.id} hedges with "
+                   f"the best remaining CV ({second.cv_score:.5f}).")  # fmt: skip
+        else:
+            second = max(rest, key=lambda s: sign * s.public_score)
+            why = (f"#{first.id} is also the best public score and no other submission has a "
+                   f"CV, so #{second.id} hedges with the next public score "
+                   f"({second.public_score:.5f}).")  # fmt: skip
+    picks.append(pick(second, "hedge"))
+    reasoning.append(why)
+    return FinalPicks(picks, reasoning, w, noise, source)
 
 
-def _num(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.5f}"
+def _cv_weight(
+    fit: CvPublicFit, noise_std: float | None
+) -> tuple[float, float | None, str | None, str]:
+    """The weight on CV's prediction, the public noise std used, where it came from, and a
+    sentence saying so (the formulas are in `final_picks`)."""
+    residual_std = fit.residual_std
+    if noise_std and residual_std is not None:
+        public_var = noise_std**2
+        cv_var = max(residual_std**2 - public_var, public_var / 10)
+        w = public_var / (public_var + cv_var)
+        return w, noise_std, "bootstrap", (
+            f"Expected private = {w:.2f} x what CV predicts + {1 - w:.2f} x public: public "
+            f"scores carry noise of std {noise_std:.5f} and CV misses public by "
+            f"{residual_std:.5f} (robust std over {fit.n} submissions), which leaves CV an "
+            f"error of about {math.sqrt(cv_var):.5f}"
+            + (" (the floor: CV counts at most ten times more than public)."
+               if cv_var == public_var / 10 else ".")
+        )  # fmt: skip
+    if noise_std:
+        return 0.5, noise_std, "bootstrap", (
+            f"Public scores carry noise of std {noise_std:.5f}, but too few submissions have "
+            "both CV and public to measure CV's error, so CV and public count equally."
+        )  # fmt: skip
+    if residual_std:
+        noise = residual_std / math.sqrt(2)
+        return 0.5, noise, "residuals", (
+            f"No bootstrap noise estimate: CV misses public by {residual_std:.5f} (robust std "
+            f"over {fit.n} submissions), split equally between CV error and public noise "
+            f"(std {noise:.5f} each), so CV and public count equally."
+        )  # fmt: skip
+    return (
+        0.5,
+        None,
+        None,
+        (
+            "Too few submissions with both CV and public to weigh one against the other: they "
+            "count equally."
+        ),
+    )
+
+
+def _noise_probability(gain: float, std: float) -> float:
+    """P(|A - B| >= |gain|) for two public scores with independent N(., std**2) noise."""
+    spread = math.sqrt(2) * std
+    if spread == 0:
+        return 1.0 if gain == 0 else 0.0
+    return 2 * (1 - NormalDist().cdf(abs(gain) / spread))
 
 
 # -- standing ----------------------------------------------------------------------------------

@@ -131,8 +131,13 @@ def test_final_picks_trust_cv_over_a_lucky_public_score():
     result = final_picks(subs, greater_is_better=True, noise_std=0.03, fit=fit)
     assert [p.submission_id for p in result.picks] == [5, 7]
     assert [p.role for p in result.picks] == ["trusts CV", "hedge"]
-    assert "#7 has the best public score" in result.reasoning[1]
-    assert "probability" in result.reasoning[1]
+    assert "#7 has the best public score" in result.reasoning[-1]
+    assert "probability" in result.reasoning[-1]
+    assert "#5 has the best expected private score" in result.reasoning[1]
+    assert "the best CV (0.82500)" in result.reasoning[1]
+    # The lucky one is shrunk towards what its CV predicts: far below its public 0.84.
+    hedge = result.picks[1]
+    assert hedge.expected_private < result.picks[0].expected_private < hedge.public
 
 
 def test_final_picks_for_a_lower_is_better_metric():
@@ -202,3 +207,177 @@ def test_standings_use_the_final_private_rank_and_the_metric_direction():
     assert (rows[1].board, rows[1].medal, rows[1].best_score) == ("public", None, 0.9)
     empty = standings([_history("auc", [], [])], greater_is_better=lambda m: True)
     assert (empty[0].rank, empty[0].percentile, empty[0].best_score) == (None, None, None)
+
+
+# -- more hand-computed cases and edges --------------------------------------------------------
+
+
+def test_residuals_are_kept_per_submission_and_constant_series_have_no_correlation():
+    subs = [sub(1, 0.80, 0.70), sub(2, 0.90, 0.80), sub(3, 1.00, 0.95)]
+    fit = cv_vs_public(subs, greater_is_better=True)
+    # Theil-Sen: pairwise slopes 1.0, 1.5, 1.25 -> median 1.25; intercept
+    # median(public) - 1.25 * median(cv) = 0.80 - 1.125.
+    assert fit.slope == pytest.approx(1.25) and fit.intercept == pytest.approx(-0.325)
+    assert fit.residuals == pytest.approx({1: 0.025, 2: 0.0, 3: 0.025})
+    flat = cv_vs_public([sub(i, 0.8, 0.7 + 0.01 * i) for i in range(4)], greater_is_better=True)
+    assert (flat.pearson, flat.spearman, flat.slope) == (None, None, None)
+    two = cv_vs_public([sub(1, 0.8, 0.7), sub(2, 0.9, 0.9)], greater_is_better=True)
+    assert two.pearson is None and two.slope == pytest.approx(2) and two.residual_std is None
+
+
+def test_at_most_five_disagreements_largest_first():
+    subs = [sub(i, cv=0.01 * i, public=0.01 * i + (0.001 * i if i % 2 else 0)) for i in range(20)]
+    found = cv_vs_public(subs, greater_is_better=True).disagreements
+    sizes = [abs(d.residual) for d in found]
+    assert len(found) == 5 and sizes == sorted(sizes, reverse=True)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+def test_public_noise_takes_class_probabilities_and_refuses_mismatched_rows():
+    y = np.array([0, 1, 2, 1] * 50)
+    proba = np.eye(3)[y] * 0.7 + 0.1  # right 70% of the mass on the true class
+
+    def accuracy(t, p):
+        return float(np.mean(np.argmax(p, axis=1) == t))
+
+    noise = public_noise(y, proba, n_public=50, score=accuracy, n_boot=50)
+    assert noise.mean == 1 and noise.std == 0 and noise.p05 == noise.p95 == 1
+    assert gain_is_noise(0.0, noise) == 1 and gain_is_noise(0.01, noise) == 0
+    with pytest.raises(ValueError, match="one prediction per row"):
+        public_noise(y, proba[:-1], n_public=50, score=accuracy)
+    with pytest.raises(ValueError, match="could score only"):
+        public_noise(np.zeros(10), np.zeros(10), n_public=5, score=roc_auc_score, n_boot=20)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(20, 200), st.integers(0, 1000))
+def test_public_noise_shrinks_as_the_public_set_grows(n_public, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=2000)
+    oof = y + rng.normal(size=2000)
+
+    def mse(t, p):
+        return float(np.mean((t - p) ** 2))
+
+    small = public_noise(y, oof, n_public=n_public, score=mse, n_boot=200, seed=seed)
+    large = public_noise(y, oof, n_public=16 * n_public, score=mse, n_boot=200, seed=seed)
+    assert large.std < small.std / 2  # sqrt(16) = 4x less noise in expectation
+
+
+def test_shakeup_falls_back_to_names_and_says_when_we_are_missing():
+    public = [RankedEntry(1, "", "a", None, "", None), RankedEntry(2, "", "b", None, "", None)]
+    private = [RankedEntry(1, "x", "b", None, "", None), RankedEntry(2, "y", "a", None, "", None)]
+    result = shakeup(public, private, our_team="nobody")
+    assert result.matched == 2 and result.ours is None and result.spearman is None
+    assert [(m.team, m.change) for m in result.risers + result.fallers] == [("b", 1), ("a", -1)]
+    assert shakeup(public, private, our_team="a").ours.private_rank == 2
+    empty = shakeup([], private, our_team="a")
+    assert (empty.matched, empty.spearman, empty.mean_abs_change, empty.ours) == (
+        0,
+        None,
+        None,
+        None,
+    )
+
+
+def test_shakeup_finds_us_by_team_id_and_keeps_five_of_each():
+    public = board({f"t{i}": i for i in range(1, 13)})
+    private = board({f"t{i}": 13 - i for i in range(1, 13)})  # the board turned upside down
+    result = shakeup(public, private, our_team="T3")
+    assert result.spearman == pytest.approx(-1) and len(result.risers) == len(result.fallers) == 5
+    assert result.risers[0].team == "t12" and result.risers[0].change == 11
+    assert result.fallers[0].team == "t1" and result.fallers[0].change == -11
+    assert (result.ours.public_rank, result.ours.private_rank, result.ours.change) == (3, 10, -7)
+
+
+def test_private_prediction_public_wins_and_missing_scores_do_not_count():
+    subs = [
+        sub(1, cv=0.83, public=0.80, private=0.80),
+        sub(2, cv=0.82, public=0.81, private=0.81),
+        sub(3, cv=0.81, public=0.82, private=0.82),
+        sub(4, cv=0.84, public=None, private=0.70),
+        sub(5),
+    ]
+    result = cv_predicts_private(subs, greater_is_better=True)
+    assert (result.n, result.verdict) == (3, "public")
+    assert result.cv_spearman == pytest.approx(-1) and result.public_spearman == pytest.approx(1)
+    same = [sub(i, cv=0.8 + i, public=0.8 + i, private=0.8 + i) for i in range(3)]
+    assert cv_predicts_private(same, greater_is_better=False).verdict == "tie"
+    assert cv_predicts_private([sub(1), sub(2), sub(3)], greater_is_better=True).n == 0
+
+
+def test_final_picks_weigh_cv_and_public_by_their_variances():
+    # CV predicts public exactly for four submissions and misses #5 by 0.02 -> robust residual
+    # std 1.4826 * MAD. With public noise std 0.01: v_cv = max(r^2 - 0.0001, 0.00001).
+    subs = [sub(i, cv=0.80 + 0.01 * i, public=0.80 + 0.01 * i) for i in range(1, 5)]
+    subs.append(sub(5, cv=0.85, public=0.83))
+    subs.append(sub(6, cv=0.81, public=0.80, status="pending"))  # not a candidate
+    fit = cv_vs_public(subs, greater_is_better=True)
+    result = final_picks(subs, greater_is_better=True, noise_std=0.01, fit=fit)
+    r = fit.residual_std
+    cv_var = max(r**2 - 0.01**2, 0.01**2 / 10)
+    w = 0.01**2 / (0.01**2 + cv_var)
+    assert result.cv_weight == pytest.approx(w) and result.noise_source == "bootstrap"
+    five = next(p for p in result.picks if p.submission_id == 5)
+    assert five.expected_private == pytest.approx(w * fit.predict(0.85) + (1 - w) * 0.83)
+    assert result.picks[0].submission_id == 5  # its CV 0.85 outweighs a public 0.02 short
+    assert (
+        result.picks[1].submission_id == 4
+        and "best public score (0.84000)" in (result.reasoning[-1])
+    )
+    assert "2.0 noise stds (0.01000) worse than CV predicts" in result.reasoning[1]
+
+
+def test_final_picks_without_a_noise_estimate_use_the_residuals():
+    subs = [
+        sub(i, cv=0.80 + 0.01 * i, public=0.80 + 0.01 * i + 0.002 * (-1) ** i) for i in range(6)
+    ]
+    result = final_picks(subs, greater_is_better=True, noise_std=None)  # fits the line itself
+    fit = cv_vs_public(subs, greater_is_better=True)
+    assert result.noise_source == "residuals" and result.cv_weight == 0.5
+    assert result.noise_std == pytest.approx(fit.residual_std / np.sqrt(2))
+    assert "No bootstrap noise estimate" in result.reasoning[0]
+
+
+def test_when_the_best_expected_is_also_best_public_the_hedge_is_the_next_best_cv():
+    subs = [
+        sub(1, cv=0.90, public=0.90),
+        sub(2, cv=0.85, public=0.70),
+        sub(3, cv=0.80, public=0.85),
+    ]
+    result = final_picks(subs, greater_is_better=True, noise_std=None, fit=None)
+    assert [p.submission_id for p in result.picks] == [1, 2]
+    assert "best remaining CV (0.85000)" in result.reasoning[-1]
+    no_cv = [sub(1, public=0.3), sub(2, public=0.2), sub(3, public=0.25)]
+    lower = final_picks(no_cv, greater_is_better=False, noise_std=0.01)
+    assert [p.submission_id for p in lower.picks] == [2, 3]
+    assert [p.expected_private for p in lower.picks] == [0.2, 0.25]
+    assert "no CV" in lower.reasoning[1] and lower.noise_source == "bootstrap"
+
+
+def test_final_picks_with_none_everywhere():
+    nothing = [sub(1), sub(2, cv=0.8), sub(3, public=None, private=0.9)]
+    assert final_picks(nothing, greater_is_better=True, noise_std=None).picks == []
+    assert final_picks([], greater_is_better=False, noise_std=0.1).picks == []
+
+
+@pytest.mark.parametrize(
+    ("teams", "gold", "silver", "bronze"),
+    [
+        (10, 1, 2, 4), (99, 9, 19, 39), (100, 10, 20, 40), (249, 10, 49, 99),
+        (250, 10, 50, 100), (500, 11, 50, 100), (999, 11, 50, 100), (1000, 12, 50, 100),
+        (5000, 20, 250, 500),
+    ],
+)  # fmt: skip
+def test_the_last_rank_of_each_medal(teams, gold, silver, bronze):
+    # Kaggle rounds percentage cut-offs down (kaggle.com/progression).
+    assert medal(gold, teams) == "gold" and medal(gold + 1, teams) == "silver"
+    assert medal(silver, teams) == "silver" and medal(silver + 1, teams) == "bronze"
+    assert medal(bronze, teams) == "bronze" and medal(bronze + 1, teams) is None
+
+
+def test_percentile_ends_and_bad_input():
+    assert percentile(1, 1) == 100 and percentile(1, 1000) == 0.1
+    assert medal(0, 10) is None and medal(11, 10) is None and medal(1, 0) is None
+    with pytest.raises(ValueError):
+        percentile(1, 0)
