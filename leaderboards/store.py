@@ -4,7 +4,9 @@ PostgreSQL, migrated by Alembic; every method returns value objects from `record
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leaderboards.errors import StoreError, UnknownCompetitionError
@@ -49,6 +51,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._shown = engine.url.render_as_string(hide_password=True)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -63,26 +66,46 @@ class Store:
                 f"{shown!r} is not a database URL: use sqlite:///PATH or "
                 "postgresql+psycopg://USER@HOST/DB (COMPETE_DATABASE_URL)"
             ) from None
+        if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None:
+            # A bare postgresql:// (as Optuna's --storage takes it) means psycopg 3 here.
+            parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # SQLite does not expand "~"; the folder is made here so a first run just works.
+            path = Path(parsed.database).expanduser()
+            parsed = parsed.set(database=str(path))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot open the history store at {shown}: cannot make the folder "
+                    f"{path.parent}: {error.strerror or error}; check COMPETE_DATABASE_URL"
+                ) from None
         try:
-            engine = create_engine(parsed, future=True)
-        except (ArgumentError, ImportError, ModuleNotFoundError) as error:
+            # pre-ping: a long-lived process survives a server restart between two calls
+            engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        except (ArgumentError, ImportError) as error:
+            hint = (
+                "install the postgres extra: pip install 'compete[postgres]'"
+                if parsed.get_backend_name() == "postgresql"
+                else "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            )
             raise StoreError(
-                f"cannot use the history store at {shown}: {error} "
-                "(for PostgreSQL install the postgres extra: pip install 'compete[postgres]')"
+                f"cannot use the history store at {shown}: {error}; {hint} (COMPETE_DATABASE_URL)"
             ) from None
         if engine.dialect.name == "sqlite":
             _serialise_sqlite(engine)
         store = cls(engine)
         try:
             store._migrate()
-        except OperationalError as error:
+        except DBAPIError as error:
             engine.dispose()
-            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
             raise StoreError(
-                f"cannot open the history store at {shown}: {reason}; check COMPETE_DATABASE_URL"
+                f"cannot open the history store at {shown}: {_reason(error)}; "
+                "check COMPETE_DATABASE_URL"
             ) from None
+        except BaseException:
+            engine.dispose()
+            raise
         return store
 
     def _migrate(self) -> None:
@@ -93,13 +116,23 @@ class Store:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
+        scripts = ScriptDirectory.from_config(config)
+        head = scripts.get_current_head()
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Two processes opening an empty database must not both create the tables.
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-            if MigrationContext.configure(connection).get_current_revision() == head:
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current == head:
                 return
+            if current is not None and current not in {
+                s.revision for s in scripts.walk_revisions()
+            }:
+                raise StoreError(
+                    f"the history store at {self._shown} has schema revision {current!r}, "
+                    f"newer than this compete knows (head {head!r}): upgrade compete, or point "
+                    "COMPETE_DATABASE_URL at another database"
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -114,8 +147,16 @@ class Store:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except IntegrityError:
+            raise  # a concurrent writer won: `_retrying` runs the work again
+        except DBAPIError as error:
+            raise StoreError(
+                f"the history store at {self._shown} failed: {_reason(error)}; check that the "
+                "database is reachable (COMPETE_DATABASE_URL) and try again"
+            ) from error
 
     def _retrying(self, work: Callable[[Session], T], attempts: int = 5) -> T:
         """Run `work` in one transaction; when a concurrent writer won a unique constraint,
@@ -295,11 +336,7 @@ class Store:
                     linked += 1
                 elif row.status == "upload_failed" or now - row.created_at > IN_FLIGHT:
                     row.status = "lost"
-                    row.error = (
-                        f"the host never received {row.file_name or 'this file'}; send it again "
-                        f"with `compete submit {competition} -f {row.file_path} -m MESSAGE`"
-                        + (f" (upload error: {row.error})" if row.error else "")
-                    )
+                    row.error = _lost_error(row, competition)
                     row.updated_at = now
                     lost += 1
             for sub in unlinked:
@@ -464,6 +501,16 @@ def _our_rank(ranked: Sequence[RankedEntry], our_team: str | None) -> int | None
     return None
 
 
+def _lost_error(row: Submission, competition: str) -> str:
+    command = shlex.join(
+        ["compete", "submit", competition, "-f", row.file_path or "FILE", "-m", row.message]
+    )
+    return (
+        f"the host never received {row.file_name or 'this file'}; send it again with "
+        f"`{command}`" + (f" (upload error: {row.error})" if row.error else "")
+    )
+
+
 def _match(row: Submission, candidates: Sequence[RemoteSubmission]) -> RemoteSubmission | None:
     """The host's record of an upload whose reply we never saw: same message, and the file
     name we uploaded (the kept copy) or the user's file name."""
@@ -521,6 +568,12 @@ def _serialise_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _reason(error: DBAPIError) -> str:
+    """The driver's own first line ("connection refused", "file is not a database")."""
+    text = str(error.orig if error.orig is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _safe_url(url: str) -> str:

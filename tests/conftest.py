@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -40,6 +41,25 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+def _start(bin_dir: Path, data: Path, root: Path, attempts: int = 3) -> int:
+    """Start the cluster on a free port; another xdist worker may take the port first."""
+    log = root / "server.log"
+    for _ in range(attempts):
+        port = _free_port()
+        # The unix socket lives in our temporary folder, not /var/run/postgresql.
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        started = subprocess.run(
+            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w",
+                          "-l", str(log), "start"]),
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if started.returncode == 0:
+            return port
+    pytest.fail(
+        f"PostgreSQL did not start: {started.stderr}\n{log.read_text() if log.exists() else ''}"
+    )
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The admin URL of a PostgreSQL server: COMPETE_TEST_POSTGRES_URL, or a throwaway cluster
@@ -53,33 +73,33 @@ def postgres_server() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root needs the 'postgres' user: apt-get install postgresql")
     root = Path(tempfile.mkdtemp(prefix="compete-pg-"))
-    root.chmod(0o755)
+    root.chmod(0o755)  # the postgres user must reach the data folder
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                      "-E", "UTF8", "--no-instructions"]),
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    started = subprocess.run(
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w",
-                      "-l", str(root / "server.log"), "start"]),
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if started.returncode != 0:
-        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-        pytest.fail(f"PostgreSQL did not start: {started.stderr}\n{log}")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        made = subprocess.run(
+            _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
+                          "-U", "postgres", "-E", "UTF8", "--no-instructions"]),
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if made.returncode != 0:
+            pytest.fail(f"initdb failed: {made.stderr}")
+        port = _start(bin_dir, data, root)
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run(
+                _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+                capture_output=True,
+            )
     finally:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -139,8 +140,9 @@ def test_a_failed_upload_the_host_never_got_is_marked_lost(store):
     result = store.reconcile_submissions("churn", host=HOST, remote=[])
     assert result.lost == 1
     (kept,) = store.history("churn", host=HOST).submissions
-    assert kept.status == "lost" and "compete submit churn" in kept.error
-    assert "connection refused" in kept.error
+    assert kept.status == "lost" and "connection refused" in kept.error
+    # The advice is a command the user can paste: the kept file and the same message.
+    assert "`compete submit churn -f /ws/submissions/sub.csv -m 'never arrived'`" in kept.error
 
 
 def test_an_upload_in_flight_is_left_alone(store):
@@ -198,16 +200,20 @@ def test_history_is_in_time_order(store):
 
 
 SYNC_WORKER = """
-import sys
+import sys, time
 from datetime import UTC, datetime
+from pathlib import Path
 from leaderboards.records import LeaderboardEntry, RemoteSubmission
 from leaderboards.store import Store
 
-url, rounds = sys.argv[1], int(sys.argv[2])
+url, rounds, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 subs = [RemoteSubmission(str(i), f"{i}.csv", "m", None, "COMPLETE", None, "0.8", "")
         for i in range(20)]
 entries = [LeaderboardEntry(str(i), f"team {i}", f"0.{10 - i}") for i in range(1, 10)]
 with Store.open(url) as store:
+    while not go.exists():  # both processes start writing at the same moment
+        time.sleep(0.005)
+    store.ensure_competition("rival", host="practice", title="Rival")
     for _ in range(rounds):
         store.reconcile_submissions("churn", host="practice", remote=subs)
         store.add_snapshot("churn", host="practice", board="public",
@@ -215,15 +221,19 @@ with Store.open(url) as store:
 """
 
 
-def test_concurrent_syncs_never_duplicate_rows(store, store_url):
+def test_concurrent_syncs_never_duplicate_rows(store, store_url, tmp_path):
+    go = tmp_path / "go"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", SYNC_WORKER, store_url, "5"], stderr=subprocess.PIPE
+            [sys.executable, "-c", SYNC_WORKER, store_url, "5", str(go)], stderr=subprocess.PIPE
         )
         for _ in range(2)
     ]
+    time.sleep(0.5)  # let both import and open the store
+    go.touch()
     errors = [w.communicate(timeout=120)[1].decode() for w in workers]
     assert [w.returncode for w in workers] == [0, 0], errors
+    assert store.count("competitions") == 2
     assert store.count("submissions") == 20
     assert store.count("leaderboard_snapshots") == 1
     assert store.count("leaderboard_entries") == 9
@@ -237,3 +247,71 @@ def test_a_bad_url_is_a_clear_error():
 def test_an_unreachable_server_is_a_clear_error():
     with pytest.raises(StoreError, match="cannot open the history store.*COMPETE_DATABASE_URL"):
         Store.open("postgresql+psycopg://nobody:secret@127.0.0.1:9/none?connect_timeout=2")
+
+
+def test_a_bare_postgresql_url_uses_psycopg_3(postgres_url):
+    bare = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with Store.open(bare) as opened:
+        assert opened.ensure_competition("churn", host=HOST).name == "churn"
+
+
+def test_a_dropped_connection_is_reopened(postgres_url):
+    import psycopg
+
+    with Store.open(postgres_url) as opened:
+        opened.ensure_competition("churn", host=HOST)  # a pooled connection now exists
+        dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, autocommit=True) as admin:  # as a server restart would
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert [c.name for c in opened.list_competitions()] == ["churn"]
+
+
+def test_home_in_a_sqlite_path_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with Store.open("sqlite:///~/compete/history.sqlite") as opened:
+        opened.ensure_competition("churn", host=HOST)
+    assert (tmp_path / "compete" / "history.sqlite").is_file()
+
+
+def test_a_file_in_the_way_of_the_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(StoreError, match="cannot make the folder.*COMPETE_DATABASE_URL"):
+        Store.open(f"sqlite:///{tmp_path / 'taken' / 'history.sqlite'}")
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "history.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError, match="not a database; check COMPETE_DATABASE_URL"):
+        Store.open(f"sqlite:///{path}")
+
+
+def test_a_store_broken_after_opening_fails_with_a_store_error(tmp_path):
+    path = tmp_path / "history.sqlite"
+    opened = Store.open(f"sqlite:///{path}")
+    opened.engine.dispose()
+    for leftover in tmp_path.glob("history.sqlite*"):
+        leftover.unlink()
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError, match="failed: file is not a database"):
+        opened.list_competitions()
+    opened.close()
+
+
+def test_a_schema_from_a_newer_compete_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'history.sqlite'}"
+    Store.open(url).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision '0099', newer.*upgrade compete"):
+        Store.open(url)
+
+
+def test_an_unknown_driver_says_which_urls_work():
+    with pytest.raises(StoreError, match="use sqlite:///PATH or postgresql"):
+        Store.open("mysql://user@127.0.0.1/db")
