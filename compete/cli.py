@@ -556,7 +556,7 @@ def render_analysis(evidence: Any) -> None:
                          f"by {abs(d.residual):.5f}")  # fmt: skip
     if noise is not None:
         lines.append(
-            f"public-score noise on {noise.n_public} rows (bootstrap of the newest run's OOF): "
+            f"public-score noise on {noise.n_public} rows (bootstrap of the best run's OOF): "
             f"std {noise.std:.5f}, 90% of public scores within [{noise.p05:.5f}, {noise.p95:.5f}]"
         )
     shake = evidence.shakeup

@@ -53,15 +53,25 @@ def public_rows(settings: Settings, name: str) -> int | None:
     return None
 
 
-def newest_run(workspace: Workspace) -> Path | None:
+def best_run(workspace: Workspace, *, greater_is_better: bool) -> Path | None:
+    """The run folder with the best CV score (the newest when none says its score)."""
+    from compete.lifecycle import read_run_record
+
     runs = sorted(p for p in workspace.runs_dir.glob("*") if (p / "oof.parquet").is_file())
-    return runs[-1] if runs else None
+    scored = [(read_run_record(p).get("cv_mean"), p) for p in runs]
+    scored = [(cv, p) for cv, p in scored if isinstance(cv, int | float)]
+    if not scored:
+        return runs[-1] if runs else None
+    sign = 1 if greater_is_better else -1
+    return max(scored, key=lambda item: sign * item[0])[1]
 
 
-def estimate_noise(workspace: Workspace, n_public: int, *, seed: int = 0) -> NoiseEstimate | None:
-    """Bootstrap the noise of a public score on `n_public` rows from the newest run's
+def estimate_noise(
+    workspace: Workspace, n_public: int, *, greater_is_better: bool = True, seed: int = 0
+) -> NoiseEstimate | None:
+    """Bootstrap the noise of a public score on `n_public` rows from the best run's
     out-of-fold predictions and the training targets."""
-    folder = newest_run(workspace)
+    folder = best_run(workspace, greater_is_better=greater_is_better)
     config = workspace.read_config()
     if folder is None or not config.target or not (workspace.data_dir / "train.csv").is_file():
         return None
@@ -98,7 +108,7 @@ def gather(settings: Settings, store: Store, name: str, *, host: str) -> Evidenc
     n_public = public_rows(settings, name)
     workspace = Workspace.at(settings.competitions_dir, name)
     if n_public and workspace.root.is_dir():
-        noise = estimate_noise(workspace, n_public)
+        noise = estimate_noise(workspace, n_public, greater_is_better=greater)
     fit = analysis.cv_vs_public(history.submissions, greater_is_better=greater)
     our_team = next((s.our_team for s in reversed(history.snapshots) if s.our_team), None)
     shakeup = None
