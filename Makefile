@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/compete demo
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbmake tests notebooks
 
 bench: setup
 	$(BIN)/python -m benchmarks
