@@ -413,7 +413,7 @@ def leaderboard(
         payload = {k: v for k, v in asdict(evidence).items() if k != "boards"}
         emit_json({**payload, "charts": charts})
         return
-    render_history(evidence.history)
+    render_history(evidence.history, evidence.gains)
     render_analysis(evidence)
     for path in charts:
         out.print(f"chart: {path}")
@@ -506,7 +506,7 @@ def _show_leaderboard(home: Path, name: str) -> None:
     from compete.settings import load_settings
 
     evidence = _evidence(load_settings(home=home), name)
-    render_history(evidence.history)
+    render_history(evidence.history, evidence.gains)
     render_analysis(evidence)
 
 
@@ -596,19 +596,33 @@ def render_analysis(evidence: Any) -> None:
         out.print(line, highlight=False)
 
 
-def render_history(found: Any) -> None:
+def render_history(found: Any, gains: Any = ()) -> None:
+    """Submissions (with each public gain and how likely it is noise) and our rank over time."""
+    from leaderboards.analysis import percentile
+
     c = found.competition
     out.print(f"[bold]{c.name}[/bold]  metric {c.metric or '?'}  deadline {_fmt(c.deadline)}")
-    table = Table("#", "when", "message", "status", "CV", "public", "private", title="submissions")
+    by_id = {g.submission_id: g for g in gains}
+    table = Table(
+        "#", "when", "message", "status", "CV", "public", "private", "public gain", "P(noise)",
+        title="submissions",
+    )  # fmt: skip
     for s in found.submissions:
+        gain = by_id.get(s.id)
         table.add_row(
-            str(s.id), _fmt(s.created_at), s.message, s.status,
+            str(s.id), _fmt(s.submitted_at or s.created_at), s.message, s.status,
             _fmt(s.cv_score), _fmt(s.public_score), _fmt(s.private_score),
+            f"{gain.gain:+.5f}" if gain else "-",
+            f"{gain.p_noise:.0%}" if gain and gain.p_noise is not None else "-",
         )  # fmt: skip
     out.print(table)
-    ranks = Table("when", "board", "our rank", "teams", title="our rank over time")
+    ranks = Table("when", "board", "our rank", "teams", "top %", title="our rank over time")
     for snap in found.snapshots:
-        ranks.add_row(_fmt(snap.taken_at), snap.board, _fmt(snap.our_rank), str(snap.team_count))
+        top = percentile(snap.our_rank, snap.team_count) if snap.our_rank else None
+        ranks.add_row(
+            _fmt(snap.taken_at), snap.board, _fmt(snap.our_rank), str(snap.team_count),
+            _fmt(top, 1),
+        )  # fmt: skip
     out.print(ranks)
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         FinalPicks,
         NoiseEstimate,
         PrivatePrediction,
+        PublicGain,
         Shakeup,
     )
     from leaderboards.records import History, RankedEntry
@@ -35,6 +36,7 @@ class Evidence:
     picks: FinalPicks
     shakeup: Shakeup | None
     private_prediction: PrivatePrediction
+    gains: list[PublicGain]  # each public gain over the best before it, and P(noise)
 
 
 def public_rows(settings: Settings, name: str) -> int | None:
@@ -131,4 +133,5 @@ def gather(settings: Settings, store: Store, name: str, *, host: str) -> Evidenc
         private_prediction=analysis.cv_predicts_private(
             history.submissions, greater_is_better=greater
         ),
+        gains=analysis.public_gains(history.submissions, greater_is_better=greater, noise=noise),
     )

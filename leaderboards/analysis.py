@@ -530,3 +530,34 @@ def standings(
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class PublicGain:
+    submission_id: int
+    gain: float  # over the best public score before it, in the metric's better direction
+    p_noise: float | None  # how likely a gain this large is noise alone (None: no estimate)
+
+
+def public_gains(
+    submissions: Sequence[SubmissionRecord],
+    *,
+    greater_is_better: bool,
+    noise: NoiseEstimate | None,
+) -> list[PublicGain]:
+    """For each scored submission after the first, in time order: how much it moved the best
+    public score so far (negative when it did worse), and how likely that move is noise."""
+    sign = 1.0 if greater_is_better else -1.0
+    best: float | None = None
+    gains = []
+    for s in sorted(submissions, key=lambda s: (s.submitted_at or s.created_at, s.id)):
+        if s.public_score is None:
+            continue
+        if best is not None:
+            gain = sign * (s.public_score - best)
+            p_noise = gain_is_noise(gain, noise) if noise is not None else None
+            gains.append(PublicGain(s.id, gain, p_noise))
+            best = best if gain <= 0 else s.public_score
+        else:
+            best = s.public_score
+    return gains

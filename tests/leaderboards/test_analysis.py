@@ -381,3 +381,16 @@ def test_percentile_ends_and_bad_input():
     assert medal(0, 10) is None and medal(11, 10) is None and medal(1, 0) is None
     with pytest.raises(ValueError):
         percentile(1, 0)
+
+
+def test_public_gains_are_measured_against_the_best_so_far():
+    from leaderboards.analysis import public_gains
+
+    subs = [sub(1, public=0.80), sub(2, public=0.79), sub(3, public=0.85), sub(4, public=0.851)]
+    noise = NoiseEstimate(0.8, 0.01, 0.78, 0.82, 1000, 500)
+    gains = public_gains(subs, greater_is_better=True, noise=noise)
+    assert [g.submission_id for g in gains] == [2, 3, 4]
+    assert [round(g.gain, 3) for g in gains] == [-0.01, 0.05, 0.001]
+    assert gains[1].p_noise < 0.001 < 0.9 < gains[2].p_noise  # 0.05 is real, 0.001 is noise
+    lower = public_gains(subs[:2], greater_is_better=False, noise=None)
+    assert lower[0].gain == pytest.approx(0.01) and lower[0].p_noise is None
