@@ -311,20 +311,19 @@ def submit(
             with err.status(f"submitting {chosen.name} to {name}"):
                 outcome = lifecycle.submit(adapter, store, workspace, chosen, message)
             synced = _try_sync(adapter, store, name, config.team)
-        record = _submission_by_id(store, name, adapter.target.label, outcome.record.id)
+        record = store.get_submission(outcome.record.id)
     finally:
         store.close()
     if as_json:
-        emit_json({"submission": record or outcome.record, "file": outcome.kept_file})
+        emit_json({"submission": record, "file": outcome.kept_file})
         return
-    shown = record or outcome.record
     out.print(
-        f"submitted {chosen.name} as #{shown.id} (ref {shown.remote_ref}): status {shown.status}, "
-        f"public {_fmt(shown.public_score)}"
+        f"submitted {chosen.name} as #{record.id} (ref {record.remote_ref}): status {record.status}, "
+        f"public {_fmt(record.public_score)}"
         + ("" if synced else "; run `compete sync` for the score")
     )
-    if shown.error:
-        err.print(f"[red]the host reports an error: {shown.error}[/red]")
+    if record.error:
+        err.print(f"[red]the host reports an error: {record.error}[/red]")
 
 
 def _try_sync(adapter: Any, store: Any, name: str, team: str | None) -> bool:
@@ -335,13 +334,6 @@ def _try_sync(adapter: Any, store: Any, name: str, team: str | None) -> bool:
     except CompeteError:
         return False
     return True
-
-
-def _submission_by_id(store: Any, name: str, host: str, submission_id: int) -> Any:
-    for row in store.history(name, host=host).submissions:
-        if row.id == submission_id:
-            return row
-    return None
 
 
 @app.command()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from compete.errors import (
 from compete.workspace import CompetitionConfig, Workspace, file_sha256, validate_name
 
 if TYPE_CHECKING:
-    from leaderboards.records import History, SubmissionRecord
+    from leaderboards.records import SubmissionRecord
     from leaderboards.store import Store
 
 SAMPLE = "sample_submission.csv"
@@ -63,7 +63,6 @@ class SyncResult:
     team_count: int
     our_rank: int | None
     deadline: datetime | None
-    notes: list[str] = field(default_factory=list)
 
 
 def canonical_metric(text: str | None) -> str | None:
@@ -264,10 +263,6 @@ def _username(adapter: KaggleAdapter) -> str | None:
         return adapter.api.config_values.get("username")
     except HostError:
         return None
-
-
-def history(store: Store, name: str, *, host: str) -> History:
-    return store.history(name, host=host)
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,13 @@ class Store:
     def fail_submission(self, submission_id: int, *, error: str) -> SubmissionRecord:
         return self._update_submission(submission_id, status="upload_failed", error=error)
 
+    def get_submission(self, submission_id: int) -> SubmissionRecord:
+        with self._session() as session:
+            row = session.get(Submission, submission_id)
+            if row is None:
+                raise StoreError(f"no submission #{submission_id} in the history store")
+            return _submission(row, session.get(Competition, row.competition_id).name)
+
     def _update_submission(self, submission_id: int, **values: Any) -> SubmissionRecord:
         with self._session() as session:
             row = session.get(Submission, submission_id)
