@@ -318,8 +318,8 @@ def submit(
         emit_json({"submission": record, "file": outcome.kept_file})
         return
     out.print(
-        f"submitted {chosen.name} as #{record.id} (ref {record.remote_ref}): status {record.status}, "
-        f"public {_fmt(record.public_score)}"
+        f"submitted {chosen.name} as #{record.id} (ref {record.remote_ref}): "
+        f"status {record.status}, public {_fmt(record.public_score)}"
         + ("" if synced else "; run `compete sync` for the score")
     )
     if record.error:
