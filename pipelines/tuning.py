@@ -1,0 +1,369 @@
+"""Optuna search around cross-validation: storages, search spaces, and the study loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipelines.cv import MODELS, CVResult, cross_validate
+from pipelines.errors import PipelinesError
+from pipelines.gbdt import lgbm_space
+from pipelines.metrics import Metric, get_metric
+
+if TYPE_CHECKING:
+    import optuna
+
+    from pipelines.features import Prepared
+
+Space = Callable[["optuna.Trial"], dict[str, Any]]
+
+RDB_SCHEMES = ("postgresql", "sqlite", "mysql")
+# Network epochs are reported at step fold * EPOCH_STEPS + epoch, so folds never share a step.
+EPOCH_STEPS = 10_000
+
+
+def nn_space(trial: optuna.Trial) -> dict[str, Any]:
+    """Network parameters sampled by `trial` (pipelines.nn.TabularNet*); epochs and batch size
+    stay with the data-driven defaults and early stopping."""
+    return {
+        "backbone": trial.suggest_categorical("backbone", ["tabm", "mlp"]),
+        "num_embeddings": trial.suggest_categorical(
+            "num_embeddings", ["periodic", "piecewise", "none"]
+        ),
+        "d_embedding": trial.suggest_int("d_embedding", 8, 32, step=8),
+        "n_blocks": trial.suggest_int("n_blocks", 1, 4),
+        "d_block": trial.suggest_int("d_block", 64, 512, step=64),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "lr": trial.suggest_float("lr", 1e-4, 5e-3, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+    }
+
+
+def hybrid_space(trial: optuna.Trial) -> dict[str, Any]:
+    """Both spaces at once (their parameter names do not overlap), grouped as the hybrid
+    model's params."""
+    return {"nn": nn_space(trial), "lgbm": lgbm_space(trial)}
+
+
+SPACES: dict[str, Space] = {"lgbm": lgbm_space, "nn": nn_space, "hybrid": hybrid_space}
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One trial of a study: its number, state, CV score (None unless complete), params."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """A study after `tune`: counts over the whole study (every process), the best trial's
+    params and score, and its CVResult ready to save."""
+
+    study_name: str
+    storage: str
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_run: int  # trials that this call ran to an end
+    best_params: dict[str, Any]
+    best_value: float
+    best: CVResult
+    trials: tuple[TrialSummary, ...]
+
+
+def _is_rdb_url(url: str) -> bool:
+    return "://" in url and url.split("://", 1)[0].split("+", 1)[0] in RDB_SCHEMES
+
+
+def open_storage(url: str | None = None, journal_path: str | Path | None = None) -> Any:
+    """An Optuna storage: an RDB storage for postgresql+psycopg:// (many machines), sqlite://
+    or mysql:// URLs; otherwise a journal file, at `url` read as a path or at `journal_path`
+    (one machine, many processes)."""
+    import optuna
+
+    if url is not None and _is_rdb_url(url):
+        return _rdb_storage(url)
+    if url is not None and "://" in url:
+        raise PipelinesError(
+            f"Storage URL {describe_storage(url)!r} is not supported; use postgresql+psycopg://"
+            "user@host/db, sqlite:///file.db, or a journal file path."
+        )
+    path = Path(url) if url is not None else journal_path
+    if path is None:
+        raise PipelinesError("No study storage: give a storage URL or a journal file path.")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> Any:
+    """RDBStorage, retried when workers starting together on an empty database race to create
+    Optuna's tables (one wins; the others then find the tables and go on)."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts - 1):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            time.sleep(0.2 * (attempt + 1))
+    return optuna.storages.RDBStorage(url)
+
+
+def describe_storage(storage: Any) -> str:
+    """Where a study lives, without passwords: the URL, "journal:PATH" or "memory"."""
+    import optuna
+
+    if storage is None or isinstance(storage, optuna.storages.InMemoryStorage):
+        return "memory"
+    if isinstance(storage, (str, Path)):
+        text = str(storage)
+        if _is_rdb_url(text):
+            from sqlalchemy.engine import make_url
+
+            return make_url(text).render_as_string(hide_password=True)
+        return f"journal:{text}"
+    if isinstance(storage, optuna.storages.RDBStorage):
+        return describe_storage(storage.url)
+    if isinstance(storage, optuna.storages.JournalStorage):
+        backend = getattr(storage, "_backend", None)
+        path = getattr(backend, "_file_path", None)
+        return f"journal:{path}" if path else "journal"
+    return type(storage).__name__
+
+
+def _default_pruner(model: str) -> optuna.pruners.BasePruner:
+    import optuna
+
+    # LightGBM reports once per fold: never prune on the first fold alone. Networks report per
+    # epoch: let the first epochs pass, as their loss falls fast from any start.
+    warmup = 1 if model == "lgbm" else 3
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+
+
+def _merge(fixed: Mapping[str, Any] | None, sampled: dict[str, Any]) -> dict[str, Any]:
+    """Sampled params over fixed ones; nested groups (the hybrid's "nn"/"lgbm") merge too."""
+    merged = dict(fixed or {})
+    for key, value in sampled.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _summary(trial: optuna.trial.FrozenTrial) -> TrialSummary:
+    seconds = trial.duration.total_seconds() if trial.duration is not None else None
+    return TrialSummary(
+        number=trial.number,
+        state=trial.state.name,
+        value=trial.value if trial.state.name == "COMPLETE" else None,
+        params=dict(trial.params),
+        seconds=seconds,
+    )
+
+
+def tune(
+    data: Prepared,
+    *,
+    model: str,
+    metric: str | Metric,
+    folds: np.ndarray,
+    study_name: str,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    storage: Any = None,
+    seed: int = 0,
+    device: str = "auto",
+    params: Mapping[str, Any] | None = None,
+    space: Space | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+    on_trial: Callable[[TrialSummary], None] | None = None,
+) -> TuneResult:
+    """Run (or resume) the Optuna study `study_name` over `model`'s search space, scored by
+    cross-validation on `folds`.
+
+    `storage`: an Optuna storage, a URL/path for `open_storage`, or None (in memory).
+    `n_trials` caps the trials of the whole study, counted across every process that joins it
+    (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials.
+    Sampling is TPE seeded with `seed`; a median pruner reads the running mean of the fold
+    scores (LightGBM) or each epoch's validation loss (networks). `params` are fixed settings
+    under the sampled ones (e.g. fewer trees in a quick study); `space` replaces SPACES[model].
+    Each trial's CV summary and params go into its user attrs; `on_trial` sees each trial that
+    this call ends. A failing trial is recorded as FAIL and its error raised.
+    """
+    import optuna
+
+    if model not in MODELS:
+        raise PipelinesError(f"Unknown model {model!r}; expected one of {', '.join(MODELS)}.")
+    if n_trials is None and timeout is None:
+        raise PipelinesError("tune needs n_trials or timeout (or both) to know when to stop.")
+    if n_trials is not None and n_trials < 1:
+        raise PipelinesError(f"n_trials must be at least 1, got {n_trials}.")
+    metric = get_metric(metric) if isinstance(metric, str) else metric
+    space = space or SPACES[model]
+    if isinstance(storage, (str, Path)):
+        description, storage = describe_storage(storage), open_storage(str(storage))
+    else:
+        description = describe_storage(storage)
+        storage = storage or optuna.storages.InMemoryStorage()
+    direction = "maximize" if metric.greater_is_better else "minimize"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction=direction,
+        load_if_exists=True,
+        pruner=pruner or _default_pruner(model),
+    )
+    if study.direction.name.lower() != direction:
+        raise PipelinesError(
+            f"Study {study_name!r} in {description} was made to {study.direction.name.lower()}, "
+            f"but {metric.name!r} must {direction}: use another study name."
+        )
+    # The seed moves on by the trials already made, so a resumed study samples afresh and a
+    # fresh one repeats exactly.
+    existing = len(study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(seed=seed + existing)
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    best: tuple[int, CVResult] | None = None
+    n_run = 0
+    while deadline is None or time.monotonic() < deadline:
+        if n_trials is not None and _started(study) >= n_trials:
+            break
+        trial = study.ask()
+        if n_trials is not None and trial.number >= n_trials:
+            # Trial numbers are handed out under a lock on the study, so another process filled
+            # the budget between the check and ask: hand this trial back untouched (WAITING, a
+            # resume runs it) rather than run past n_trials or leave a FAIL behind.
+            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.WAITING)
+            break
+        result = _run_trial(trial, study, data, model, metric, folds, params, space, seed, device)
+        n_run += 1
+        frozen = storage.get_trial(trial._trial_id)
+        if on_trial is not None:
+            on_trial(_summary(frozen))
+        if result is not None and (best is None or metric.is_better(result.mean, best[1].mean)):
+            best = (trial.number, result)
+
+    finished = study.get_trials(deepcopy=False)
+    complete = [t for t in finished if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise PipelinesError(
+            f"Study {study_name!r} has no complete trial yet ({len(finished)} trials); give it "
+            "more trials or a longer timeout."
+        )
+    best_trial = study.best_trial
+    best_params = dict(best_trial.user_attrs["params"])
+    if best is not None and best[0] == best_trial.number:
+        best_result = best[1]
+    else:
+        # The best trial ran in another process or an earlier call: make its predictions again.
+        best_result = cross_validate(
+            data,
+            model=model,
+            metric=metric,
+            folds=folds,
+            params=best_params,
+            seed=seed,
+            device=device,
+        )
+    return TuneResult(
+        study_name=study_name,
+        storage=description,
+        n_trials=len(finished),
+        n_complete=len(complete),
+        n_pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in finished),
+        n_run=n_run,
+        best_params=best_params,
+        best_value=float(best_trial.value),
+        best=best_result,
+        trials=tuple(_summary(t) for t in finished),
+    )
+
+
+def _started(study: optuna.Study) -> int:
+    """Trials that count against the budget: all but those waiting to be run."""
+    import optuna
+
+    waiting = optuna.trial.TrialState.WAITING
+    return sum(t.state != waiting for t in study.get_trials(deepcopy=False))
+
+
+def _run_trial(
+    trial: optuna.Trial,
+    study: optuna.Study,
+    data: Prepared,
+    model: str,
+    metric: Metric,
+    folds: np.ndarray,
+    fixed: Mapping[str, Any] | None,
+    space: Space,
+    seed: int,
+    device: str,
+) -> CVResult | None:
+    """Cross-validate one trial's params, feeding the pruner; tell the study how it ended.
+    Returns the CVResult of a complete trial, None for a pruned one."""
+    import optuna
+
+    params = _merge(fixed, space(trial))
+    trial.set_user_attr("params", params)
+    fold_scores: list[float] = []
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
+
+    def on_fold(fold: int, n_folds: int, score: float) -> None:
+        fold_scores.append(score)
+        if model == "lgbm":
+            trial.report(float(np.mean(fold_scores)), step=fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"fold {fold}: running mean {np.mean(fold_scores):g}")
+
+    def on_epoch(epoch: int, valid_loss: float) -> None:
+        # The loss falls as the model improves; flip it for a study that maximizes.
+        trial.report(sign * valid_loss, step=len(fold_scores) * EPOCH_STEPS + epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"fold {len(fold_scores)} epoch {epoch}: loss {valid_loss:g}")
+
+    started = time.perf_counter()
+    try:
+        result = cross_validate(
+            data,
+            model=model,
+            metric=metric,
+            folds=folds,
+            params=params,
+            seed=seed,
+            device=device,
+            on_fold=on_fold,
+            callbacks=None if model == "lgbm" else [on_epoch],
+        )
+    except optuna.TrialPruned:
+        trial.set_user_attr(
+            "cv", {"fold_scores": fold_scores, "seconds": time.perf_counter() - started}
+        )
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return None
+    except BaseException:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    summary = result.summary()
+    trial.set_user_attr(
+        "cv",
+        {
+            k: summary[k]
+            for k in ("mean", "std", "fold_scores", "fit_seconds", "best_iterations", "device")
+        },
+    )
+    study.tell(trial, result.mean)
+    return result
