@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,13 +110,14 @@ def infer_config(workspace: Workspace, *, metric: str | None = None) -> Competit
         extra = [c for c in extra if c != id_column]
         target = extra[0] if len(extra) == 1 else None
     metric = current.metric or canonical_metric(metric)
-    return CompetitionConfig(
+    # Everything else the user wrote (group_column, [columns], public_rows) is kept as it is.
+    return replace(
+        current,
         name=workspace.name,
         target=current.target or target,
         id_column=current.id_column or id_column,
         metric=metric,
         task=current.task or task_for_metric(metric),
-        public_rows=current.public_rows,
     )
 
 

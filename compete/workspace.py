@@ -55,6 +55,11 @@ class CompetitionConfig:
     # Rows behind the public leaderboard (Kaggle says "approximately N% of the test data"):
     # what the noise of a public score is estimated from. Practice competitions know it.
     public_rows: int | None = None
+    # Rows sharing a group (a customer, a patient) stay in one fold: GroupKFold on this column.
+    group_column: str | None = None
+    # Column kinds that override the inferred schema, e.g. {"zip": "categorical"}; the kinds
+    # are those of pipelines.schema (numeric, categorical, boolean, datetime, text, id, constant).
+    columns: dict[str, str] | None = None
 
     def to_toml(self) -> str:
         import tomli_w

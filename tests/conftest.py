@@ -20,6 +20,9 @@ ENV_URL = "COMPETE_TEST_POSTGRES_URL"
 # pytest-xdist runs two workers on two cores; OpenMP's default spin-waiting (LightGBM) in two
 # processes at once made a 2 s fixture take 120 s. Set before any test imports lightgbm.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Two workers on two cores: torch's default of one thread per core in each worker
+# oversubscribes the machine (a tiny network fit took 25x longer). LightGBM sets n_jobs itself.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _postgres_bin() -> Path | None:

@@ -112,7 +112,7 @@ def test_init_writes_competition_toml_and_json(tmp_path):
     payload = json.loads(result.stdout)
     assert payload["config"] == {
         "name": "my-comp", "target": "y", "id_column": "id", "metric": "auc", "task": "binary",
-        "public_rows": None,
+        "public_rows": None, "group_column": None, "columns": None,
     }  # fmt: skip
     root = tmp_path / "competitions" / "my-comp"
     assert {p.name for p in root.iterdir()} >= {"data", "runs", "submissions", "competition.toml"}

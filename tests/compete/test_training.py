@@ -1,0 +1,116 @@
+"""`compete train` and `compete blend` as a user types them, on a practice competition: the
+saved folds, the schema, every model, tuning with a journal study, a blend, and its submission."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+TINY_NET = ["--param", "max_epochs=4", "--param", "d_block=32", "--param", "k=2"]
+
+
+def compete(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "compete.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, churn_csv) -> Path:
+    home = tmp_path_factory.mktemp("train") / "home"
+    compete(home, "practice", "create", "churn", "--csv", str(churn_csv), "--target", "churn",
+            "--metric", "auc")  # fmt: skip
+    compete(home, "download", "churn")
+    return home
+
+
+def run_json(home: Path, *args: str) -> dict:
+    return json.loads(compete(home, *args, "--json").stdout)
+
+
+def test_train_blend_and_submit(workspace):
+    home = workspace
+    root = home / "competitions" / "churn"
+    lgbm = run_json(home, "train", "churn", "--model", "lgbm", "--param", "n_estimators=200")
+    assert lgbm["model"] == "lgbm" and lgbm["metric"] == "auc"
+    assert 0.7 < lgbm["cv_mean"] <= 1 and len(lgbm["fold_scores"]) == 5
+    assert lgbm["run_id"] is not None and Path(lgbm["submission"]).is_file()
+
+    # The folds and the schema are kept in the workspace and reused by every model.
+    folds = pd.read_parquet(root / "folds.parquet")["fold"].to_numpy()
+    schema = json.loads((root / "schema.json").read_text())
+    assert sorted(np.unique(folds)) == [0, 1, 2, 3, 4]
+    assert schema["target"] == "churn" and "churn" not in schema["columns"]
+    assert schema["columns"]["contract"]["kind"] == "categorical"
+    assert schema["columns"]["monthly_charges"]["kind"] == "numeric"
+    net = run_json(home, "train", "churn", "--model", "nn", *TINY_NET)
+    assert net["model"] == "nn" and 0.6 < net["cv_mean"] <= 1
+    saved = pd.read_parquet(Path(net["folder"]) / "raw_oof.parquet")["fold"].to_numpy()
+    assert np.array_equal(saved, folds), "the network did not use the competition's folds"
+
+    blended = run_json(home, "blend", "churn")
+    members = blended["members"]
+    assert set(members) == {Path(lgbm["folder"]).name, Path(net["folder"]).name}
+    assert sum(blended["weights"].values()) == pytest.approx(1.0)
+    # Hill climbing starts from the best member, so its OOF AUC is never worse.
+    oof = pd.read_parquet(Path(blended["folder"]) / "oof.parquet")["prediction"].to_numpy()
+    assert oof.shape == (len(folds),)
+    assert blended["cv_mean"] >= min(members.values()) - 1e-9
+
+    sent = run_json(home, "submit", "churn", "-m", "blend")
+    assert sent["submission"]["status"] == "complete"
+    assert sent["submission"]["cv_score"] == pytest.approx(blended["cv_mean"])
+
+    shown = compete(home, "blend", "churn", "--run", Path(lgbm["folder"]).name[:20],
+                    "--run", Path(net["folder"]).name)  # fmt: skip
+    assert "blend members" in shown.stdout and "weight" in shown.stdout
+
+
+def test_tuning_keeps_and_resumes_its_study(workspace):
+    home = workspace
+    first = run_json(home, "train", "churn", "--trials", "2", "--param", "n_estimators=60")
+    assert first["trials"] == 2
+    again = run_json(home, "train", "churn", "--trials", "3", "--param", "n_estimators=60")
+    assert again["trials"] == 3, "a second call resumes the study instead of starting over"
+    assert (home / "competitions" / "churn" / "studies" / "optuna.journal").is_file()
+
+
+def test_other_fold_counts_and_bad_params_are_refused(workspace):
+    compete(workspace, "train", "churn", "--param", "n_estimators=30")  # the folds exist
+    refused = compete(workspace, "train", "churn", "--folds", "3", check=False)
+    assert refused.returncode == 2
+    assert "folds.parquet" in refused.stderr and "--folds" in refused.stderr
+    bad = compete(workspace, "train", "churn", "--param", "oops", check=False)
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    hybrid = compete(workspace, "train", "churn", "--model", "hybrid", "--param", "x=1",
+                     check=False)  # fmt: skip
+    assert hybrid.returncode == 2 and "nn.NAME" in hybrid.stderr
+
+
+def test_column_overrides_come_from_competition_toml(workspace):
+    root = workspace / "competitions" / "churn"
+    config = root / "competition.toml"
+    original = config.read_text()
+    try:
+        config.write_text(original + '\n[columns]\nsenior_citizen = "categorical"\n')
+        compete(workspace, "download", "churn")  # a new download keeps what the user wrote
+        assert 'senior_citizen = "categorical"' in config.read_text()
+        compete(workspace, "train", "churn", "--param", "n_estimators=30")
+        schema = json.loads((root / "schema.json").read_text())
+        assert schema["columns"]["senior_citizen"]["kind"] == "categorical"
+    finally:
+        config.write_text(original)
