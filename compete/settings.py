@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Our team's name on leaderboards, to find our rank; defaults to the host's username.
     team: str | None = None
     practice_port: int = 8765
+    # The mock interview's sessions, responses and review cards (same URL scheme as the history).
+    interview_database_url: str | None = None
 
     @field_validator("home", mode="before")
     @classmethod
@@ -75,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'history.sqlite'}"
+
+    @property
+    def interview_db_url(self) -> str:
+        return self.interview_database_url or f"sqlite:///{self.home / 'interview.sqlite'}"
 
     @property
     def competitions_dir(self) -> Path:

@@ -95,6 +95,7 @@ class Item(_Strict):
     prompt: str  # markdown: a concrete symptom to explain, diagnose or fix
     irt: IRT | None = None
     tags: list[str] = []
+    # The score that counts as a pass for free text; code passes only with every test passed.
     pass_mark: Annotated[float, Field(gt=0, le=1)] = 0.6
     # choice
     options: list[str] = []

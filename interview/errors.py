@@ -9,3 +9,15 @@ class InterviewError(Exception):
 
 class BankError(InterviewError):
     """The item bank's files are missing or break the schema."""
+
+
+class GradingError(InterviewError):
+    """A response cannot be graded (wrong kind of item, broken rubric or response)."""
+
+
+class SandboxError(GradingError):
+    """The code sandbox could not be started on this host (not the candidate's fault)."""
+
+
+class JudgeError(GradingError):
+    """The optional LLM judge failed or answered something unusable."""

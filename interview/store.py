@@ -1,0 +1,654 @@
+"""The interview store: people, sessions, responses, running estimates, review cards and item
+calibrations in SQLite or PostgreSQL, migrated by Alembic with its own version table (so it
+can share one database with the history store); every method returns value objects."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+
+from interview.errors import InterviewError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "interview_alembic_version"
+_PG_MIGRATION_LOCK = 0x696E7476  # "intv"
+
+
+class InterviewStoreError(InterviewError):
+    """The interview store cannot be opened or a row is missing."""
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC on every backend, returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+# The schema is owned by the migrations in interview/migrations; these mirror it for queries.
+metadata = MetaData()
+users = Table(
+    "interview_users",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+sessions = Table(
+    "interview_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user", String(200), ForeignKey("interview_users.name"), nullable=False, index=True),
+    Column("topics", JSON, nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("status", String(20), nullable=False),  # open | finished
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("seed", Integer, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("current_item", String(200)),  # the item on screen, so a resume shows it again
+    Column("served_at", UTCDateTime()),
+)
+responses = Table(
+    "interview_responses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", String(36), ForeignKey("interview_sessions.id"), nullable=False),
+    Column("item_id", String(200), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("seconds", Float),
+    Column("feedback", JSON, nullable=False),
+    Column("answered_at", UTCDateTime(), nullable=False),
+    # one answer per position: a double submit from two browser tabs cannot count twice
+    UniqueConstraint("session_id", "position", name="uq_interview_responses_position"),
+)
+estimates = Table(
+    "interview_estimates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "session_id", String(36), ForeignKey("interview_sessions.id"), nullable=False, index=True
+    ),
+    Column("topic", String(200), nullable=False),
+    Column("theta", Float, nullable=False),
+    Column("se", Float, nullable=False),
+    Column("n_items", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+cards = Table(
+    "interview_review_cards",
+    metadata,
+    Column("user", String(200), ForeignKey("interview_users.name"), nullable=False),
+    Column("item_id", String(200), nullable=False),
+    Column("card", Text, nullable=False),
+    Column("due", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("user", "item_id", name="pk_interview_review_cards"),
+)
+calibrations = Table(
+    "interview_calibrations",
+    metadata,
+    Column("item_id", String(200), primary_key=True),
+    Column("a", Float, nullable=False),
+    Column("b", Float, nullable=False),
+    Column("n_responses", Integer, nullable=False),
+    Column("fitted_at", UTCDateTime(), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    user: str
+    topics: tuple[str, ...]
+    mode: str
+    status: str
+    started_at: datetime
+    seed: int
+    config: dict[str, Any] = field(default_factory=dict)
+    finished_at: datetime | None = None
+    current_item: str | None = None
+    served_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    session_id: str
+    item_id: str
+    topic: str
+    position: int
+    response: str
+    score: float
+    passed: bool
+    seconds: float | None
+    feedback: dict[str, Any]
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class EstimateRecord:
+    session_id: str
+    topic: str
+    theta: float
+    se: float
+    n_items: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    user: str
+    item_id: str
+    card: str  # fsrs Card.to_dict() as JSON
+    due: datetime
+
+
+@dataclass(frozen=True)
+class CalibrationRecord:
+    item_id: str
+    a: float
+    b: float
+    n_responses: int
+    fitted_at: datetime
+
+
+class InterviewStore:
+    """Open with `InterviewStore.open(url)`; closed with `close()` (or a `with` block)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._shown = engine.url.render_as_string(hide_password=True)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str) -> InterviewStore:
+        """Connect and migrate to the newest schema; SQLite files get their folder made."""
+        shown = _safe_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise InterviewStoreError(
+                f"{shown!r} is not a database URL: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            ) from None
+        if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None:
+            parsed = parsed.set(drivername="postgresql+psycopg")  # bare postgresql: psycopg 3
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(parsed.database).expanduser()
+            parsed = parsed.set(database=str(path))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InterviewStoreError(
+                    f"cannot open the interview store at {shown}: cannot make the folder "
+                    f"{path.parent}: {error.strerror or error}"
+                ) from None
+        try:
+            engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        except (ArgumentError, ImportError) as error:
+            raise InterviewStoreError(
+                f"cannot use the interview store at {shown}: {error}; use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB (pip install 'compete[postgres]')"
+            ) from None
+        if engine.dialect.name == "sqlite":
+            _serialise_sqlite(engine)
+        store = cls(engine)
+        try:
+            store._migrate()
+        except DBAPIError as error:
+            engine.dispose()
+            raise InterviewStoreError(
+                f"cannot open the interview store at {shown}: {_reason(error)}"
+            ) from None
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        scripts = ScriptDirectory.from_config(config)
+        head = scripts.get_current_head()
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes opening an empty database must not both create the tables.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            current = context.get_current_revision()
+            if current == head:
+                return
+            if current is not None and current not in {
+                s.revision for s in scripts.walk_revisions()
+            }:
+                raise InterviewStoreError(
+                    f"the interview store at {self._shown} has schema revision {current!r}, "
+                    f"newer than this compete knows (head {head!r}): upgrade compete, or use "
+                    "another database"
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> InterviewStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise
+        except DBAPIError as error:
+            raise InterviewStoreError(
+                f"the interview store at {self._shown} failed: {_reason(error)}; check that "
+                "the database is reachable and try again"
+            ) from error
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def create_session(self, record: SessionRecord) -> SessionRecord:
+        """Insert the session (and its person, the first time)."""
+        with self._begin() as connection:
+            _ensure_user(connection, record.user, record.started_at)
+            connection.execute(
+                insert(sessions).values(
+                    id=record.id,
+                    user=record.user,
+                    topics=list(record.topics),
+                    mode=record.mode,
+                    status=record.status,
+                    started_at=record.started_at,
+                    finished_at=record.finished_at,
+                    seed=record.seed,
+                    config=record.config,
+                    current_item=record.current_item,
+                    served_at=record.served_at,
+                )
+            )
+        return record
+
+    def get_session(self, session_id: str) -> SessionRecord:
+        with self._begin() as connection:
+            row = connection.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        if row is None:
+            raise InterviewStoreError(
+                f"no interview session {session_id!r} in {self._shown}: start a new one"
+            )
+        return _session(row)
+
+    def latest_open_session(self, user: str) -> SessionRecord | None:
+        """The person's newest session that has not finished, or None."""
+        with self._begin() as connection:
+            row = connection.execute(
+                select(sessions)
+                .where(sessions.c.user == user, sessions.c.status == "open")
+                .order_by(sessions.c.started_at.desc(), sessions.c.id)
+                .limit(1)
+            ).first()
+        return None if row is None else _session(row)
+
+    def list_sessions(self, user: str) -> list[SessionRecord]:
+        with self._begin() as connection:
+            rows = connection.execute(
+                select(sessions).where(sessions.c.user == user).order_by(sessions.c.started_at)
+            )
+            return [_session(r) for r in rows]
+
+    def serve(self, session_id: str, item_id: str | None, served_at: datetime) -> None:
+        """Mark `item_id` as the item on screen (None: nothing left to ask)."""
+        with self._begin() as connection:
+            connection.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(current_item=item_id, served_at=served_at)
+            )
+
+    def finish_session(self, session_id: str, at: datetime) -> None:
+        with self._begin() as connection:
+            connection.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id, sessions.c.status == "open")
+                .values(status="finished", finished_at=at, current_item=None)
+            )
+
+    def record_answer(
+        self,
+        response: ResponseRecord,
+        running: Sequence[EstimateRecord],
+        card: CardRecord | None,
+        *,
+        next_item: str | None,
+        finished: bool,
+    ) -> None:
+        """The response, the running estimates it changed, the item's review card and the
+        next item, in one transaction: a crash leaves all of them or none.
+
+        Raises InterviewStoreError when the position was answered already (a second tab)."""
+        at = response.answered_at
+        try:
+            with self._begin() as connection:
+                connection.execute(
+                    insert(responses).values(
+                        session_id=response.session_id,
+                        item_id=response.item_id,
+                        topic=response.topic,
+                        position=response.position,
+                        response=response.response,
+                        score=response.score,
+                        passed=response.passed,
+                        seconds=response.seconds,
+                        feedback=response.feedback,
+                        answered_at=at,
+                    )
+                )
+                if running:
+                    connection.execute(
+                        insert(estimates),
+                        [
+                            {
+                                "session_id": e.session_id,
+                                "topic": e.topic,
+                                "theta": e.theta,
+                                "se": e.se,
+                                "n_items": e.n_items,
+                                "at": e.at,
+                            }
+                            for e in running
+                        ],
+                    )
+                if card is not None:
+                    _upsert_card(connection, card, at)
+                values: dict[str, Any] = {"current_item": next_item, "served_at": at}
+                if finished:
+                    values.update(status="finished", finished_at=at, current_item=None)
+                connection.execute(
+                    update(sessions).where(sessions.c.id == response.session_id).values(**values)
+                )
+        except IntegrityError:
+            raise InterviewStoreError(
+                f"item {response.position} of session {response.session_id} was answered "
+                "already (another tab?): reload the session"
+            ) from None
+
+    # -- responses and estimates -------------------------------------------------------------
+
+    def add_responses(self, rows: Sequence[ResponseRecord]) -> None:
+        """Insert answers of existing sessions in one transaction (imports, simulations);
+        a live session writes through `record_answer` instead."""
+        if not rows:
+            return
+        with self._begin() as connection:
+            connection.execute(
+                insert(responses),
+                [
+                    {
+                        "session_id": r.session_id,
+                        "item_id": r.item_id,
+                        "topic": r.topic,
+                        "position": r.position,
+                        "response": r.response,
+                        "score": r.score,
+                        "passed": r.passed,
+                        "seconds": r.seconds,
+                        "feedback": r.feedback,
+                        "answered_at": r.answered_at,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def session_responses(self, session_id: str) -> list[ResponseRecord]:
+        with self._begin() as connection:
+            rows = connection.execute(
+                select(responses)
+                .where(responses.c.session_id == session_id)
+                .order_by(responses.c.position)
+            )
+            return [_response(r) for r in rows]
+
+    def user_responses(
+        self, user: str, *, exclude_session: str | None = None
+    ) -> list[ResponseRecord]:
+        """Every answer the person gave, oldest first (without one session's, if named)."""
+        query = (
+            select(responses)
+            .join(sessions, sessions.c.id == responses.c.session_id)
+            .where(sessions.c.user == user)
+            .order_by(responses.c.answered_at, responses.c.id)
+        )
+        if exclude_session is not None:
+            query = query.where(responses.c.session_id != exclude_session)
+        with self._begin() as connection:
+            return [_response(r) for r in connection.execute(query)]
+
+    def all_responses(self) -> list[ResponseRecord]:
+        """Every stored answer of everyone (for calibration)."""
+        with self._begin() as connection:
+            rows = connection.execute(select(responses).order_by(responses.c.id))
+            return [_response(r) for r in rows]
+
+    def session_estimates(self, session_id: str) -> list[EstimateRecord]:
+        """The running estimates of a session in the order they were made."""
+        with self._begin() as connection:
+            rows = connection.execute(
+                select(estimates)
+                .where(estimates.c.session_id == session_id)
+                .order_by(estimates.c.id)
+            )
+            return [
+                EstimateRecord(
+                    session_id=r.session_id,
+                    topic=r.topic,
+                    theta=r.theta,
+                    se=r.se,
+                    n_items=r.n_items,
+                    at=r.at,
+                )
+                for r in rows
+            ]
+
+    # -- review cards ------------------------------------------------------------------------
+
+    def save_card(self, card: CardRecord, at: datetime) -> None:
+        with self._begin() as connection:
+            _ensure_user(connection, card.user, at)
+            _upsert_card(connection, card, at)
+
+    def card(self, user: str, item_id: str) -> CardRecord | None:
+        with self._begin() as connection:
+            row = connection.execute(
+                select(cards).where(cards.c.user == user, cards.c.item_id == item_id)
+            ).first()
+        return None if row is None else _card(row)
+
+    def cards(self, user: str) -> list[CardRecord]:
+        """The person's review cards, soonest due first."""
+        with self._begin() as connection:
+            rows = connection.execute(
+                select(cards).where(cards.c.user == user).order_by(cards.c.due, cards.c.item_id)
+            )
+            return [_card(r) for r in rows]
+
+    # -- calibrations ------------------------------------------------------------------------
+
+    def save_calibrations(self, fitted: Sequence[CalibrationRecord]) -> None:
+        """Replace the stored parameters of these items."""
+        with self._begin() as connection:
+            ids = [c.item_id for c in fitted]
+            if ids:
+                connection.execute(calibrations.delete().where(calibrations.c.item_id.in_(ids)))
+                connection.execute(
+                    insert(calibrations),
+                    [
+                        {
+                            "item_id": c.item_id,
+                            "a": c.a,
+                            "b": c.b,
+                            "n_responses": c.n_responses,
+                            "fitted_at": c.fitted_at,
+                        }
+                        for c in fitted
+                    ],
+                )
+
+    def calibrations(self) -> dict[str, CalibrationRecord]:
+        with self._begin() as connection:
+            rows = connection.execute(select(calibrations))
+            return {
+                r.item_id: CalibrationRecord(
+                    item_id=r.item_id,
+                    a=r.a,
+                    b=r.b,
+                    n_responses=r.n_responses,
+                    fitted_at=r.fitted_at,
+                )
+                for r in rows
+            }
+
+    def count_responses(self) -> int:
+        with self._begin() as connection:
+            return connection.execute(select(func.count()).select_from(responses)).scalar_one()
+
+
+def _ensure_user(connection: Connection, user: str, at: datetime) -> None:
+    exists = connection.execute(select(users.c.name).where(users.c.name == user)).first()
+    if exists is None:
+        connection.execute(insert(users).values(name=user, created_at=at))
+
+
+def _upsert_card(connection: Connection, card: CardRecord, at: datetime) -> None:
+    # Writers of one person's card are serialised by the surrounding transaction (SQLite:
+    # BEGIN IMMEDIATE; PostgreSQL: the unique key makes a racing insert fail and retry).
+    done = connection.execute(
+        update(cards)
+        .where(cards.c.user == card.user, cards.c.item_id == card.item_id)
+        .values(card=card.card, due=card.due, updated_at=at)
+    )
+    if done.rowcount == 0:
+        connection.execute(
+            insert(cards).values(
+                user=card.user, item_id=card.item_id, card=card.card, due=card.due, updated_at=at
+            )
+        )
+
+
+def _session(row: Any) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user=row.user,
+        topics=tuple(row.topics),
+        mode=row.mode,
+        status=row.status,
+        started_at=row.started_at,
+        seed=row.seed,
+        config=dict(row.config or {}),
+        finished_at=row.finished_at,
+        current_item=row.current_item,
+        served_at=row.served_at,
+    )
+
+
+def _response(row: Any) -> ResponseRecord:
+    return ResponseRecord(
+        session_id=row.session_id,
+        item_id=row.item_id,
+        topic=row.topic,
+        position=row.position,
+        response=row.response,
+        score=row.score,
+        passed=bool(row.passed),
+        seconds=row.seconds,
+        feedback=dict(row.feedback or {}),
+        answered_at=row.answered_at,
+    )
+
+
+def _card(row: Any) -> CardRecord:
+    return CardRecord(user=row.user, item_id=row.item_id, card=row.card, due=row.due)
+
+
+def _serialise_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout and BEGIN IMMEDIATE: SQLite writers from several processes queue
+    instead of failing with 'database is locked' halfway through a transaction."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _reason(error: DBAPIError) -> str:
+    text = str(error.orig if error.orig is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url

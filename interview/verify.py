@@ -1,0 +1,164 @@
+"""verify-bank: every item of the bank is gradable and its own answers grade as intended."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from interview.bank import Bank, Item
+from interview.grading import Grader
+
+
+@dataclass(frozen=True)
+class ItemCheck:
+    """One item's verdict: `problems` empty means it is fine; `notes` are measurements."""
+
+    item_id: str
+    kind: str
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checks: tuple[ItemCheck, ...]
+    # Free text: the smallest (model score - pass mark) and the largest (wrong score - pass mark).
+    model_margin: float | None
+    wrong_margin: float | None
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def problems(self) -> list[ItemCheck]:
+        return [check for check in self.checks if not check.ok]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {"items": len(self.checks), "ok": 0, "problems": 0}
+        for check in self.checks:
+            counts["ok" if check.ok else "problems"] += 1
+            counts[check.kind] = counts.get(check.kind, 0) + 1
+        return counts
+
+    def render(self) -> str:
+        lines = []
+        for check in self.checks:
+            mark = "ok     " if check.ok else "PROBLEM"
+            details = "; ".join(check.problems + check.notes)
+            lines.append(f"{mark} {check.kind:<9} {check.item_id}: {details}")
+        counts = self.counts()
+        lines.append(
+            f"{counts['ok']}/{counts['items']} items ok, {counts['problems']} with problems "
+            f"({', '.join(f'{k} {counts.get(k, 0)}' for k in ('choice', 'free_text', 'code'))})"
+        )
+        if self.model_margin is not None:
+            lines.append(
+                f"free-text margins: weakest model answer {self.model_margin:+.2f} above its "
+                f"pass mark, strongest wrong answer {self.wrong_margin:+.2f} (must be < 0)"
+            )
+        return "\n".join(lines)
+
+
+def check_choice(item: Item, grader: Grader) -> ItemCheck:
+    problems, notes = [], []
+    if len({" ".join(o.split()).casefold() for o in item.options}) != len(item.options):
+        problems.append("two options have the same text")
+    right = grader.grade(item, item.answer)
+    if not right.passed:
+        problems.append(f"the answer index {item.answer} does not grade as correct")
+    for index in range(len(item.options)):
+        if index != item.answer and grader.grade(item, index).passed:
+            problems.append(f"option {index} also grades as correct")
+    if not grader.grade(item, item.options[item.answer]).passed:
+        problems.append("the answer's option text does not grade as correct")
+    notes.append(f"{len(item.options)} options")
+    return ItemCheck(item.id, item.kind, tuple(problems), tuple(notes), right.seconds)
+
+
+def check_free_text(item: Item, grader: Grader) -> tuple[ItemCheck, float, float]:
+    rubric = item.rubric
+    problems, notes = [], []
+    model = grader.grade(item, rubric.model_answer)
+    model_margin = model.score - item.pass_mark
+    if not model.passed:
+        problems.append(
+            f"model answer scores {model.score:.2f} < pass mark {item.pass_mark:.2f} "
+            f"(missed: {', '.join(model.concepts_missed) or '-'}; "
+            f"misconceptions: {', '.join(model.misconceptions) or '-'})"
+        )
+    notes.append(f"model {model.score:.2f}")
+    wrong_margin = -1.0
+    for number, answer in enumerate(rubric.wrong_answers, 1):
+        wrong = grader.grade(item, answer)
+        wrong_margin = max(wrong_margin, wrong.score - item.pass_mark)
+        if wrong.passed:
+            problems.append(
+                f"wrong answer {number} scores {wrong.score:.2f} >= pass mark "
+                f"(found: {', '.join(wrong.concepts_found)})"
+            )
+    notes.append(f"wrong max {wrong_margin + item.pass_mark:.2f}")
+    check = ItemCheck(item.id, item.kind, tuple(problems), tuple(notes), model.seconds)
+    return check, model_margin, wrong_margin
+
+
+def check_code(item: Item, grader: Grader) -> ItemCheck:
+    problems, notes = [], []
+    reference = grader.grade(item, item.code.reference)
+    starter = grader.grade(item, item.code.starter)
+    if not reference.tests:
+        problems.append("the hidden tests define no test_* function")
+    failing = [t for t in reference.tests if not t.passed]
+    if failing or reference.error:
+        why = "; ".join(f"{t.name}: {t.message}" for t in failing[:3])
+        problems.append(f"reference fails ({reference.error or 'tests'}): {why}")
+    if starter.passed or (starter.tests and all(t.passed for t in starter.tests)):
+        problems.append("the starter passes its hidden tests (it should fail them)")
+    notes.append(
+        f"reference {sum(t.passed for t in reference.tests)}/{len(reference.tests)} in "
+        f"{reference.seconds:.1f} s, starter {sum(t.passed for t in starter.tests)}/"
+        f"{len(starter.tests)} in {starter.seconds:.1f} s"
+    )
+    seconds = max(reference.seconds, starter.seconds)
+    return ItemCheck(item.id, item.kind, tuple(problems), tuple(notes), seconds)
+
+
+def verify_bank(
+    bank: Bank,
+    grader: Grader,
+    *,
+    workers: int = 2,
+    kinds: tuple[str, ...] = ("choice", "free_text", "code"),
+    item_ids: set[str] | None = None,
+) -> VerifyReport:
+    """Check every item of `kinds` (or only `item_ids`); code items run `workers` sandboxes at
+    a time (each about 1-8 s, mostly `import torch`); never stops at the first problem."""
+    items = [
+        item
+        for item in bank.items.values()
+        if item.kind in kinds and (item_ids is None or item.id in item_ids)
+    ]
+    results: dict[str, ItemCheck] = {}
+    model_margins, wrong_margins = [], []
+    for item in items:
+        if item.kind == "choice":
+            results[item.id] = check_choice(item, grader)
+        elif item.kind == "free_text":
+            check, model_margin, wrong_margin = check_free_text(item, grader)
+            results[item.id] = check
+            model_margins.append(model_margin)
+            wrong_margins.append(wrong_margin)
+    code_items = [item for item in items if item.kind == "code"]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for check in pool.map(lambda item: check_code(item, grader), code_items):
+            results[check.item_id] = check
+    return VerifyReport(
+        checks=tuple(results[item.id] for item in items),
+        model_margin=min(model_margins) if model_margins else None,
+        wrong_margin=max(wrong_margins) if wrong_margins else None,
+    )

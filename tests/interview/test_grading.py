@@ -1,0 +1,154 @@
+"""Grading: choice by index or text, free text against its rubric, code through the sandbox."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from interview.bank import CodeTask, Item, load_bank
+from interview.errors import GradingError
+from interview.grading import Grader, TextEncoder, choice_index, split_units
+from interview.sandbox import SandboxLimits
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return load_bank()
+
+
+@pytest.fixture(scope="module")
+def grader():
+    grader = Grader(limits=SandboxLimits(wall_s=30, cpu_s=10))
+    grader.warm_up()
+    return grader
+
+
+def test_the_constructor_loads_nothing():
+    grader = Grader()
+    assert grader.encoder._model is None
+
+
+def test_choice_accepts_an_index_digits_or_the_option_text(bank, grader):
+    item = bank.item("mask-after-softmax-symptom")
+    assert grader.grade(item, 0).passed and grader.grade(item, "0").passed
+    assert grader.grade(item, "  " + item.options[0].upper() + " ").score == 1.0
+    wrong = grader.grade(item, 2)
+    assert wrong.score == 0.0 and not wrong.passed and wrong.kind == "choice"
+    assert choice_index(item, 9) is None and choice_index(item, "nonsense") is None
+    assert "No option matched" in grader.grade(item, "nonsense").feedback
+
+
+def test_split_units_gives_sentences_and_clauses():
+    units = split_units("The mask hides pads. It does not move positions, so ids are shifted.")
+    assert "The mask hides pads." in units
+    assert "It does not move positions" in units and "so ids are shifted." in units
+
+
+def test_model_answer_passes_and_names_the_concepts_found(bank, grader):
+    item = bank.item("left-padding-positions")
+    grade = grader.grade(item, item.rubric.model_answer)
+    assert grade.passed and grade.score >= item.pass_mark
+    assert set(grade.concepts_found) == {c.name for c in item.rubric.concepts}
+    assert "Covered:" in grade.feedback
+
+
+def test_wrong_answers_fail_and_feedback_lists_what_is_missing(bank, grader):
+    item = bank.item("left-padding-positions")
+    for answer in item.rubric.wrong_answers:
+        grade = grader.grade(item, answer)
+        assert not grade.passed and grade.score < item.pass_mark
+        assert grade.concepts_missed and "Missing:" in grade.feedback
+
+
+def test_a_partial_answer_gets_partial_credit(bank, grader):
+    item = bank.item("left-padding-positions")
+    answer = (
+        "With left padding the real tokens of short prompts start at later position ids, so "
+        "they receive the wrong position embeddings."
+    )
+    grade = grader.grade(item, answer)
+    assert 0 < grade.score < 1
+    assert "positions shifted by padding" in grade.concepts_found
+
+
+def test_feedback_never_shows_the_model_answer_or_paraphrases(bank, grader):
+    item = bank.item("left-padding-positions")
+    feedback = grader.grade(item, item.rubric.wrong_answers[0]).feedback
+    assert item.rubric.model_answer[:40] not in feedback
+    for concept in item.rubric.concepts:
+        for paraphrase in concept.paraphrases:
+            assert paraphrase not in feedback
+
+
+def test_empty_or_short_answers_score_zero_with_a_reason(bank, grader):
+    item = bank.item("left-padding-positions")
+    for answer in ("", "   ", "position ids"):
+        grade = grader.grade(item, answer)
+        assert grade.score == 0.0 and not grade.passed
+        assert "too short" in grade.feedback
+
+
+def test_a_misconception_costs_points_unless_it_is_rejected(bank, grader):
+    item = bank.item("left-padding-positions")
+    base = item.rubric.model_answer
+    asserted = grader.grade(item, base + " Just pad on the right instead; generation then works.")
+    rejected = grader.grade(
+        item, base + " Just padding on the right instead would not be a real fix here."
+    )
+    assert "switch to right padding for generation" in asserted.misconceptions
+    assert asserted.score < grader.grade(item, base).score
+    assert rejected.misconceptions == ()
+
+
+def test_code_items_report_each_hidden_test(bank, grader):
+    item = bank.item("fix-mask-after-softmax")
+    good = grader.grade(item, item.code.reference)
+    assert good.passed and good.score == 1.0 and len(good.tests) == 2
+    bad = grader.grade(item, item.code.starter)
+    assert not bad.passed and "[FAIL] test_future_does_not_change_the_past" in bad.feedback
+    assert "torch.randn" not in bad.feedback  # no hidden source
+    assert bad.seconds > 0
+
+
+def test_code_verdicts_reach_the_grade():
+    item = Item(
+        id="spin",
+        topic="attention_masking",
+        kind="code",
+        level="easy",
+        prompt="spin",
+        code=CodeTask(
+            starter="", reference="", tests="def test_a():\n    while True:\n        pass\n"
+        ),
+    )
+    grade = Grader(limits=SandboxLimits(wall_s=20, cpu_s=1, memory_mb=512)).grade(item, "")
+    assert grade.error == "cpu time limit" and grade.score == 0.0
+    assert "Stopped: cpu time limit" in grade.feedback
+
+
+def test_a_free_text_item_without_rubric_is_a_clear_error(bank):
+    item = bank.item("left-padding-positions").model_copy(update={"rubric": None})
+    with pytest.raises(GradingError, match="no rubric"):
+        Grader().grade(item, "some words that are long enough to be graded here")
+
+
+def test_the_encoder_is_safe_to_share_between_threads(bank, grader):
+    item = bank.item("left-padding-positions")
+    expected = grader.grade(item, item.rubric.model_answer).score
+    scores = []
+
+    def work() -> None:
+        scores.append(grader.grade(item, item.rubric.model_answer).score)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert scores == [expected] * 4
+
+
+def test_each_grader_has_its_own_encoder():
+    assert Grader().encoder is not Grader().encoder
+    assert isinstance(Grader().encoder, TextEncoder)
