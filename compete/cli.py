@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compete.errors import CompeteError, UsageError
+from compete.interview_cli import interview_app
 
 app = typer.Typer(
     name="compete",
@@ -30,6 +31,7 @@ practice_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(practice_app, name="practice")
+app.add_typer(interview_app, name="interview")
 
 out = Console()
 err = Console(stderr=True)
@@ -104,6 +106,10 @@ def init(
         int | None,
         typer.Option(min=1, help="Rows behind the public board (for its noise estimate)."),
     ] = None,
+    group_column: Annotated[
+        str | None,
+        typer.Option("--group", help="A column whose rows share one fold (GroupKFold)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the workspace COMPETE_HOME/competitions/NAME and its competition.toml."""
@@ -128,6 +134,7 @@ def init(
         metric=chosen_metric,
         task=task or found.task or task_for_metric(chosen_metric),
         public_rows=public_rows or found.public_rows,
+        group_column=group_column or found.group_column,
     )
     path = workspace.write_config(config)
     if as_json:
@@ -260,6 +267,212 @@ def practice_list(as_json: JsonOpt = False) -> None:
             c.name, c.metric, _fmt(c.deadline), _fmt(getattr(c, "train_rows", None)), c.title
         )
     out.print(table)
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+class Model(StrEnum):
+    lgbm = "lgbm"
+    nn = "nn"
+    hybrid = "hybrid"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class BlendMethod(StrEnum):
+    hill = "hill"
+    rank = "rank"
+
+
+@app.command()
+def train(
+    name: NameArg,
+    model: Annotated[
+        Model, typer.Option(help="lgbm, nn (embeddings + MLP/TabM) or hybrid (both, blended).")
+    ] = Model.lgbm,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Tune with Optuna: trials in the whole study.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="Tune with Optuna for at most this many seconds.")
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(min=2, max=50, help="Cross-validation folds (default: the saved ones, or 5)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of folds, model and sampler.")] = 0,
+    device: Annotated[
+        Device, typer.Option(help="auto uses CUDA when present (networks only).")
+    ] = Device.auto,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL (postgresql+psycopg://... lets many machines join one "
+            "study); default: a journal file in the workspace."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="A model setting KEY=VALUE, repeatable: num_leaves=63, max_epochs=20; hybrid: "
+            "nn.max_epochs=20 or lgbm.num_leaves=15. With tuning, fixed for every trial.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cross-validate a model on the competition's saved folds (or tune it with --trials or
+    --timeout) and write its out-of-fold and test predictions and submission.csv to a new run
+    folder; the run is recorded in the history."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from compete.hosts import host_label
+    from compete.training import TrainOptions, TrainProgress
+    from compete.training import train as train_model
+    from compete.workspace import Workspace
+    from leaderboards.store import Store
+
+    config = settings()
+    workspace = Workspace.open(config.competitions_dir, name)
+    options = TrainOptions(
+        model=model.value, n_folds=folds, seed=seed, device=device.value, trials=trials,
+        timeout=timeout, storage=storage, params=_parse_params(param or [], model.value),
+    )  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+    )  # fmt: skip
+    store = Store.open(config.db_url)
+    try:
+        with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+            stage = bar.add_task("preparing", total=None, note="")
+            total = trials if options.tuning else None
+            work = bar.add_task("trials" if options.tuning else "folds", total=total, note="")
+
+            def on_fold(i: int, k: int, score: float) -> None:
+                if not options.tuning:
+                    bar.update(work, total=k, completed=i + 1, note=f"fold {i + 1}: {score:.5f}")
+
+            def on_epoch(epoch: int, loss: float) -> None:
+                bar.update(stage, description=f"epoch {epoch + 1}", note=f"valid loss {loss:.4f}")
+
+            def on_trial(trial: Any) -> None:
+                value = "pruned" if trial.value is None else f"{trial.value:.5f}"
+                bar.update(work, advance=1, note=f"trial {trial.number}: {value}")
+
+            run = train_model(
+                workspace, options, store=store, host=host_label(config, name),
+                cache_dir=config.home / "cache" / "text",
+                progress=TrainProgress(
+                    on_fold=on_fold, on_epoch=on_epoch, on_trial=on_trial,
+                    on_stage=lambda text: bar.update(stage, description=text),
+                ),
+            )  # fmt: skip
+    finally:
+        store.close()
+    cv = run.cv
+    summary = {
+        "run_id": run.run_id, "model": cv.model, "metric": cv.metric, "cv_mean": cv.mean,
+        "cv_std": cv.std, "fold_scores": cv.fold_scores, "device": cv.device, "seed": cv.seed,
+        "seconds": cv.fit_seconds, "folder": run.folder, "submission": run.submission,
+        "trials": run.study.n_trials if run.study else None,
+    }  # fmt: skip
+    if as_json:
+        emit_json(summary)
+        return
+    _render_cv(cv, title=f"{name}: {cv.model} run #{run.run_id}")
+    if run.study is not None:
+        out.print(f"Optuna study {run.study.study_name}: {run.study.n_trials} trials")
+    out.print(f"run folder {run.folder}")
+    out.print(f'next: compete submit {name} -f {run.submission} -m "{cv.model}"')
+
+
+def _parse_params(pairs: list[str], model: str) -> dict[str, Any] | None:
+    """KEY=VALUE pairs as model parameters; values read as JSON (numbers, true, null), else
+    text. For the hybrid, KEY is nn.NAME or lgbm.NAME."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--param {pair!r}: write KEY=VALUE, e.g. num_leaves=63")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        key = key.strip()
+        if model == "hybrid":
+            part, dot, name = key.partition(".")
+            if not dot or part not in {"nn", "lgbm"}:
+                raise typer.BadParameter(
+                    f"--param {pair!r}: the hybrid takes nn.NAME=VALUE or lgbm.NAME=VALUE"
+                )
+            params.setdefault(part, {})[name] = value
+        else:
+            params[key] = value
+    return params or None
+
+
+def _render_cv(cv: Any, *, title: str, members: dict[str, float] | None = None,
+               weights: dict[str, float] | None = None) -> None:  # fmt: skip
+    table = Table("model", "metric", "CV mean", "CV std", "folds", "device", "seconds", title=title)
+    table.add_row(
+        cv.model, cv.metric, _fmt(cv.mean), _fmt(cv.std), str(len(cv.fold_scores)), cv.device,
+        f"{cv.fit_seconds:.1f}",
+    )  # fmt: skip
+    out.print(table)
+    if members:
+        parts = Table("member run", "CV", "weight", title="blend members")
+        for member, score in members.items():
+            parts.add_row(member, _fmt(score), _fmt((weights or {}).get(member, 0.0), 3))
+        out.print(parts)
+
+
+@app.command()
+def blend(
+    name: NameArg,
+    runs: Annotated[
+        list[str] | None,
+        typer.Option("--run", help="A run folder (or prefix) to blend; repeat. Default: all."),
+    ] = None,
+    method: Annotated[
+        BlendMethod, typer.Option(help="hill: Caruana hill climbing; rank: rank averaging.")
+    ] = BlendMethod.hill,
+    as_json: JsonOpt = False,
+) -> None:
+    """Blend the runs' out-of-fold predictions (made on the same folds) into a new run with
+    its own submission.csv; prints the blend's CV next to each member's."""
+    from compete.hosts import host_label
+    from compete.training import blend as blend_runs
+    from compete.workspace import Workspace
+    from leaderboards.store import Store
+
+    config = settings()
+    workspace = Workspace.open(config.competitions_dir, name)
+    store = Store.open(config.db_url)
+    try:
+        with err.status("blending out-of-fold predictions"):
+            blended = blend_runs(
+                workspace, runs=runs or (), method=method.value, store=store,
+                host=host_label(config, name), cache_dir=config.home / "cache" / "text",
+            )  # fmt: skip
+    finally:
+        store.close()
+    run, cv = blended.run, blended.run.cv
+    if as_json:
+        emit_json({
+            "run_id": run.run_id, "metric": cv.metric, "cv_mean": cv.mean, "cv_std": cv.std,
+            "members": blended.members, "weights": blended.weights, "folder": run.folder,
+            "submission": run.submission,
+        })  # fmt: skip
+        return
+    _render_cv(cv, title=f"{name}: blend run #{run.run_id}", members=blended.members,
+               weights=blended.weights)  # fmt: skip
+    out.print(f'next: compete submit {name} -f {run.submission} -m "blend"')
 
 
 # -- talking to the host ---------------------------------------------------------------------
@@ -663,6 +876,7 @@ def _one_line(error: Exception) -> str:
     known = isinstance(error, CompeteError) or type(error).__module__.split(".")[0] in {
         "pipelines",
         "leaderboards",
+        "interview",
     }
     return text if known else f"{type(error).__name__}: {text} (run with --debug for details)"
 
