@@ -1,9 +1,28 @@
-"""`python -m benchmarks`: run every benchmark and print its side-by-side report."""
+"""`python -m benchmarks [--quick]`: run every benchmark and print its side-by-side report.
+
+The quality benchmark's peers (FLAML, AutoGluon) live in benchmarks/.peers-venv, built here
+by benchmarks/peers.sh on first use (idempotent); `--quick` runs ours only, on tiny budgets.
+"""
 
 from __future__ import annotations
 
-from benchmarks import cli_startup
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import cli_startup, quality, scale, speed
 
 if __name__ == "__main__":
+    quick = "--quick" in sys.argv[1:]
     print("== CLI start-up ==")
     cli_startup.main()
+    print("\n== Speed ==")
+    speed.main(["--quick"] if quick else [])
+    print("\n== Scale ==")
+    scale.main(["--quick"] if quick else [])
+    print("\n== Quality ==")
+    if not quick:
+        subprocess.run(["bash", str(Path(__file__).with_name("peers.sh"))], check=True)
+    quality.main(
+        ["--quick", "--methods", *quality.BASELINES, *quality.OUR_METHODS] if quick else []
+    )

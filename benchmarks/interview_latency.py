@@ -1,0 +1,57 @@
+"""How fast the interview grades: choice, free text (warm model) and code items of the bank,
+p50/p95 per kind against the targets (choice < 50 ms, free text < 300 ms, code < 3 s p95)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results")
+TARGETS_S = {"choice": 0.05, "free_text": 0.3, "code": 3.0}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(code_items: int = 6, repeats: int = 3) -> dict[str, dict[str, float]]:
+    from interview.bank import load_bank
+    from interview.grading import Grader
+
+    bank = load_bank()
+    grader = Grader()
+    started = time.perf_counter()
+    grader.warm_up(bank.items.values())
+    print(f"warm-up (load the embedding model): {time.perf_counter() - started:.2f} s")
+    samples: dict[str, list[float]] = {kind: [] for kind in TARGETS_S}
+    code_seen = 0
+    for item in bank.items.values():
+        if item.kind == "choice":
+            for _ in range(repeats):
+                samples["choice"].append(grader.grade(item, item.answer).seconds)
+        elif item.kind == "free_text":
+            for answer in [item.rubric.model_answer, *item.rubric.wrong_answers]:
+                samples["free_text"].append(grader.grade(item, answer).seconds)
+        elif item.kind == "code" and code_seen < code_items:
+            code_seen += 1
+            samples["code"].append(grader.grade(item, item.code.reference).seconds)
+            samples["code"].append(grader.grade(item, item.code.starter).seconds)
+    report: dict[str, dict[str, float]] = {}
+    print(f"{'kind':<10} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'target p95':>11}")
+    for kind, values in samples.items():
+        if not values:
+            continue
+        p50, p95 = statistics.median(values), percentile(values, 0.95)
+        met = "met" if p95 < TARGETS_S[kind] else "MISSED"
+        print(f"{kind:<10} {len(values):4d} {p50:8.3f} {p95:8.3f} {TARGETS_S[kind]:9.2f} s {met}")
+        report[kind] = {"n": len(values), "p50_s": p50, "p95_s": p95, "target_s": TARGETS_S[kind]}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "interview_latency.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Each benchmark's smallest configuration runs end to end and writes its report (ours only:
+the peers' environment is not built in CI)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from benchmarks import _harness, quality, scale, speed
+
+
+def test_run_measured_sees_a_child_allocate_memory(tmp_path):
+    code = "import numpy as np, time; a = np.ones(300 * 2**20 // 8); time.sleep(0.3)"
+    measured = _harness.run_measured([sys.executable, "-c", code], timeout=60, cwd=tmp_path)
+    assert measured.returncode == 0
+    # 300 MB of ones, seen both by sampling the tree and by the kernel's own peak
+    assert 300 <= measured.max_rss_mb < 1000
+    assert 250 <= measured.peak_tree_mb < 1000
+    assert not list(tmp_path.iterdir())  # no log left behind
+
+
+def test_run_measured_kills_a_child_past_its_timeout(tmp_path):
+    measured = _harness.run_measured(
+        [sys.executable, "-c", "import time; time.sleep(60)"], timeout=1, cwd=tmp_path
+    )
+    assert measured.timed_out
+    assert measured.returncode != 0
+    assert measured.wall_seconds < 10
+
+
+def test_outer_split_is_seeded_and_stratified():
+    spec = _harness.SUITE["wa_churn"]
+    frame = _harness.load_frame(spec)
+    train_a, test_a = _harness.outer_split(frame, spec, seed=1)
+    train_b, test_b = _harness.outer_split(frame, spec, seed=1)
+    _, test_c = _harness.outer_split(frame, spec, seed=2)
+    assert test_a.equals(test_b) and train_a.equals(train_b)
+    assert not test_a.equals(test_c)
+    assert len(test_a) == pytest.approx(0.2 * len(frame), abs=1)
+    share = lambda part: (part[spec.target] == "Yes").mean()  # noqa: E731
+    assert share(test_a) == pytest.approx(share(frame), abs=0.005)
+
+
+@pytest.mark.slow
+def test_quality_quick_writes_reports_and_resumes(tmp_path):
+    methods = ["lgbm_default", "lgbm_early_stopping", "lgbm_cv"]
+    argv = ["--quick", "--datasets", "wa_churn", "diamonds_cut", "--methods", *methods]
+    report = quality.main([*argv, "--results", str(tmp_path)])
+
+    log = tmp_path / "quality_quick.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 6
+    for record in records:
+        assert record["status"] == "ok", record.get("error")
+        assert record["wall_seconds"] > 0 and record["peak_mb"] > 50
+    churn = [r["score"] for r in records if r["dataset"] == "wa_churn"]
+    assert all(0.6 < auc <= 1 for auc in churn)  # better than chance on the churn table
+
+    rows = report["summary"]
+    assert {(r["dataset"], r["method"]) for r in rows} == {
+        (d, m) for d in ("wa_churn", "diamonds_cut") for m in methods
+    }
+    for row in rows:
+        assert set(row) >= {"mean", "std", "rank", "wall_seconds", "peak_mb", "seeds"}
+        assert row["rank"] in (1, 2, 3)
+    saved = json.loads((tmp_path / "quality_quick.json").read_text())
+    assert saved["summary"] == json.loads(json.dumps(rows))
+    assert "| wa_churn |" in (tmp_path / "quality_quick.md").read_text()
+
+    # A second run finds every cell done and runs none again.
+    quality.main([*argv, "--results", str(tmp_path)])
+    assert len(log.read_text().splitlines()) == 6
+
+
+@pytest.mark.slow
+def test_speed_quick_reports_both_pairs(tmp_path):
+    report = speed.main(["--quick", "--results", str(tmp_path)])
+    saved = json.loads((tmp_path / "speed_quick.json").read_text())
+    assert saved["lgbm"]["ratio"] == pytest.approx(report["lgbm"]["ratio"])
+    assert set(saved["lgbm"]["median_s"]) == {"ours_cv", "plain_lgbm_train"}
+    assert saved["lgbm"]["ratio"] > 0
+    cpu = saved["epoch"]["cpu"]
+    assert set(cpu["rows_per_s"]) == {"ours_epoch", "minimal_epoch"}
+    assert all(rate > 0 for rate in cpu["rows_per_s"].values())
+
+
+@pytest.mark.slow
+def test_scale_quick_measures_peak_memory(tmp_path):
+    report = scale.main(["--quick", "--models", "lgbm", "--results", str(tmp_path)])
+    lgbm = json.loads((tmp_path / "scale_quick.json").read_text())["models"]["lgbm"]
+    assert lgbm["status"] == "ok", lgbm.get("error")
+    assert lgbm["rows"] == 5000
+    assert 50 < lgbm["peak_mb"] < scale.PEAK_TARGET_MB and lgbm["within_target"]
+    assert report["models"]["lgbm"]["cv_rmse"] > 0
