@@ -10,12 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import cli_startup, quality, scale, speed
+from benchmarks import cli_startup, interview_latency, interview_simulation, quality, scale, speed
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
     print("== CLI start-up ==")
     cli_startup.main()
+    print("\n== Interview: adaptive ability recovery (simulated candidates) ==")
+    interview_simulation.main()
+    print("\n== Interview: grading latency ==")
+    interview_latency.main()
     print("\n== Speed ==")
     speed.main(["--quick"] if quick else [])
     print("\n== Scale ==")

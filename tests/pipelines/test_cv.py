@@ -296,3 +296,28 @@ def test_hybrid_blends_the_network_and_lightgbm_on_its_embeddings(small_churn, t
     assert [m.model for m in loaded.members] == ["nn", "lgbm_emb"]
     assert loaded.blend_weights == result.blend_weights
     assert np.array_equal(loaded.members[0].raw_oof, result.members[0].raw_oof)
+
+
+@pytest.mark.parametrize("model", ["lgbm", "nn", "hybrid"])
+def test_tiny_and_wide_data_and_the_same_oof_for_the_same_seed(model):
+    """40 rows with 120 columns (more features than rows, a categorical among them): every
+    model cross-validates, and the same seed gives the same OOF predictions on the CPU."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(50, 120)), columns=[f"x{i}" for i in range(120)])
+    X["kind"] = rng.choice(["a", "b", "c"], size=50)
+    X["y"] = (X["x0"] + (X["kind"] == "a") > 0.5).map({True: "yes", False: "no"})
+    X["id"] = np.arange(50)
+    train, test = X.iloc[:40], X.iloc[40:].drop(columns="y")
+    data = prepare_frames(train, test, target="y", id_column="id")
+    folds = make_folds(data.y, task=data.task, n_splits=3, seed=0)
+    net = {**TINY_NET, "batch_size": 16}
+    small_leaves = {"min_child_samples": 3}
+    params = {"lgbm": small_leaves, "nn": net, "hybrid": {"nn": net, "lgbm": small_leaves}}[model]
+    runs = [
+        cross_validate(data, model=model, metric="auc", folds=folds, params=params, device="cpu")
+        for _ in range(2)
+    ]
+    assert runs[0].oof.shape == (40,) and runs[0].test_predictions.shape == (10,)
+    assert np.isfinite(runs[0].oof).all()
+    assert np.array_equal(runs[0].oof, runs[1].oof)
+    assert np.array_equal(runs[0].test_predictions, runs[1].test_predictions)

@@ -179,3 +179,49 @@ def test_rmse_bounds_mae_and_perfect_predictions_score_zero(pairs):
 )
 def test_kaggle_display_names_resolve(display, name):
     assert get_metric(display).name == name
+
+
+# Our metric -> scikit-learn's scorer of the same quantity, whose sign says its direction.
+SKLEARN_SCORERS = {
+    "auc": "roc_auc",
+    "logloss": "neg_log_loss",
+    "multiclass_logloss": "neg_log_loss",
+    "accuracy": "accuracy",
+    "f1": "f1_macro",
+    "rmse": "neg_root_mean_squared_error",
+    "rmsle": "neg_root_mean_squared_log_error",
+    "mae": "neg_mean_absolute_error",
+    "r2": "r2",
+}
+
+
+def _random_predictions(metric, rng, n):
+    """Targets and two competing predictions in the form the metric scores."""
+    if "regression" in metric.tasks:
+        y = rng.uniform(0, 10, n)
+        noisy = [np.abs(y + rng.normal(0, scale, n)) for scale in (1, 3)]  # rmsle needs >= 0
+        return y, *noisy
+    k = 3 if metric.name == "multiclass_logloss" else 2
+    y = np.arange(n) % k
+    if metric.name == "multiclass_logloss":
+        return y, rng.dirichlet(np.ones(k), n), rng.dirichlet(np.ones(k), n)
+    if metric.needs_proba:
+        return y, rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    return y, rng.integers(0, k, n), rng.integers(0, k, n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(SKLEARN_SCORERS)), st.integers(0, 2**31 - 1))
+def test_direction_agrees_with_scikit_learn_on_random_predictions(name, seed):
+    """Of two random predictions, our registry prefers the one scikit-learn's scorer (which
+    negates losses) ranks higher."""
+    from sklearn.metrics import get_scorer
+
+    metric, rng = get_metric(name), np.random.default_rng(seed)
+    y, first, second = _random_predictions(metric, rng, 40)
+    sign = get_scorer(SKLEARN_SCORERS[name])._sign
+    assert sign == (1 if metric.greater_is_better else -1)
+    ours = metric.score(y, first), metric.score(y, second)
+    theirs = [sign * s for s in ours]
+    if theirs[0] != theirs[1]:
+        assert metric.is_better(*ours) == (theirs[0] > theirs[1])
