@@ -29,8 +29,10 @@ ARGS = [
 ]
 TIMEOUT_MS = 60_000  # a busy 2-core machine
 
+# Outside CI a missing browser skips with the fix; in CI (.ci/run installs it) it must fail.
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
+    not CHROMIUM.exists() and not os.environ.get("CI"),
+    reason="needs Debian's chromium: apt-get install -y chromium",
 )
 
 
