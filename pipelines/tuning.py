@@ -195,7 +195,9 @@ def tune(
 
     `storage`: an Optuna storage, a URL/path for `open_storage`, or None (in memory).
     `n_trials` caps the trials of the whole study, counted across every process that joins it
-    (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials.
+    (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials, and
+    once it has passed a running trial is pruned at its next fold (LightGBM) or epoch (network)
+    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most.
     Sampling is TPE seeded with `seed`; a median pruner reads the running mean of the fold
     scores (LightGBM) or each epoch's validation loss (networks). `params` are fixed settings
     under the sampled ones (e.g. fewer trees in a quick study); `space` replaces SPACES[model].
@@ -249,7 +251,9 @@ def tune(
             # resume runs it) rather than run past n_trials or leave a FAIL behind.
             storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.WAITING)
             break
-        result = _run_trial(trial, study, data, model, metric, folds, params, space, seed, device)
+        result = _run_trial(
+            trial, study, data, model, metric, folds, params, space, seed, device, deadline
+        )
         n_run += 1
         frozen = storage.get_trial(trial._trial_id)
         if on_trial is not None:
@@ -312,10 +316,21 @@ def _run_trial(
     space: Space,
     seed: int,
     device: str,
+    deadline: float | None = None,
 ) -> CVResult | None:
     """Cross-validate one trial's params, feeding the pruner; tell the study how it ended.
+    Past `deadline` (time.monotonic) the trial is pruned at its next fold or epoch, unless the
+    study has no complete trial yet (then it runs on, so that the study has a result).
     Returns the CVResult of a complete trial, None for a pruned one."""
     import optuna
+
+    def out_of_time(where: str) -> None:
+        if deadline is None or time.monotonic() < deadline:
+            return
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if complete:
+            trial.set_user_attr("stopped", "timeout")
+            raise optuna.TrialPruned(f"{where}: the timeout has passed")
 
     params = _merge(fixed, space(trial))
     trial.set_user_attr("params", params)
@@ -328,12 +343,14 @@ def _run_trial(
             trial.report(float(np.mean(fold_scores)), step=fold)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"fold {fold}: running mean {np.mean(fold_scores):g}")
+        out_of_time(f"fold {fold}")
 
     def on_epoch(epoch: int, valid_loss: float) -> None:
         # The loss falls as the model improves; flip it for a study that maximizes.
         trial.report(sign * valid_loss, step=len(fold_scores) * EPOCH_STEPS + epoch)
         if trial.should_prune():
             raise optuna.TrialPruned(f"fold {len(fold_scores)} epoch {epoch}: loss {valid_loss:g}")
+        out_of_time(f"fold {len(fold_scores)} epoch {epoch}")
 
     started = time.perf_counter()
     try:

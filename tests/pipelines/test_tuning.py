@@ -101,6 +101,35 @@ def test_a_timeout_stops_starting_trials(tiny):
     assert all(t.state in ("COMPLETE", "PRUNED") for t in result.trials)
 
 
+def test_past_the_timeout_a_running_trial_stops_at_its_next_fold(tiny, tmp_path):
+    """The first trial runs to the end even past the timeout (the study needs a result); a
+    later trial that the timeout overtakes is pruned after one fold instead of running on."""
+
+    def slow_second_trial(trial):
+        if trial.number == 1:
+            time.sleep(3.0)  # the timeout passes while this trial is being set up
+        return lgbm_space(trial)
+
+    def slow_first_trial(trial):
+        time.sleep(3.0)
+        return lgbm_space(trial)
+
+    journal = str(tmp_path / "timed.log")
+    result = _tune(
+        tiny, study_name="overtaken", timeout=2.0, space=slow_second_trial, storage=journal
+    )
+    assert [t.state for t in result.trials] == ["COMPLETE", "PRUNED"]
+    assert result.n_complete == 1 and result.best_value == result.trials[0].value
+    study = optuna.load_study(study_name="overtaken", storage=open_storage(journal))
+    stopped = study.trials[1]
+    assert stopped.user_attrs["stopped"] == "timeout"
+    assert len(stopped.user_attrs["cv"]["fold_scores"]) == 1
+
+    alone = _tune(tiny, study_name="first", timeout=1.0, space=slow_first_trial)
+    assert [t.state for t in alone.trials] == ["COMPLETE"]
+    assert alone.best.fold_scores and len(alone.best.fold_scores) == 3
+
+
 def test_a_failing_trial_is_recorded_and_raised(tiny, tmp_path):
     journal = tmp_path / "fail.log"
     with pytest.raises(Exception, match="num_leaves"):
