@@ -117,7 +117,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     args.results.mkdir(parents=True, exist_ok=True)
     stem = "scale_quick" if args.quick else "scale"
-    (args.results / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    path = args.results / f"{stem}.json"
+    # A run of one model keeps the other model's last result beside it (marked as earlier).
+    if path.is_file():
+        earlier = json.loads(path.read_text()).get("models", {})
+        for model, entry in earlier.items():
+            report["models"].setdefault(model, {**entry, "from_earlier_run": True})
+    path.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
