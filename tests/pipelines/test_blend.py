@@ -11,8 +11,6 @@ import pytest
 from pipelines.blend import BlendResult, blend_results, hill_climb, rank_average
 from pipelines.cv import cross_validate
 from pipelines.errors import PipelinesError
-from pipelines.features import prepare_frames
-from pipelines.folds import make_folds
 from pipelines.metrics import get_metric
 
 
@@ -119,15 +117,8 @@ def test_mismatched_members_are_refused(binary_members):
 
 
 @pytest.fixture(scope="module")
-def churn_runs(churn):
-    sample = churn.sample(1500, random_state=4)
-    data = prepare_frames(
-        sample.iloc[:1200],
-        sample.iloc[1200:].drop(columns="churn"),
-        target="churn",
-        id_column="rownames",
-    )
-    folds = make_folds(data.y, task=data.task, n_splits=3, seed=0)
+def churn_runs(prepared_churn):
+    data, folds = prepared_churn(1500, 1200, random_state=4)
     runs = [
         cross_validate(
             data,

@@ -221,15 +221,8 @@ TINY_NET = {
 
 
 @pytest.fixture(scope="module")
-def small_churn(churn):
-    sample = churn.sample(1500, random_state=2)
-    data = prepare_frames(
-        sample.iloc[:1200],
-        sample.iloc[1200:].drop(columns="churn"),
-        target="churn",
-        id_column="rownames",
-    )
-    return data, make_folds(data.y, task=data.task, n_splits=3, seed=0)
+def small_churn(prepared_churn):
+    return prepared_churn(1500, 1200, random_state=2)
 
 
 def test_network_cross_validates_and_calls_back_each_epoch(small_churn):

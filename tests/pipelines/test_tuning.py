@@ -9,8 +9,6 @@ import optuna
 import pytest
 
 from pipelines.errors import PipelinesError
-from pipelines.features import prepare_frames
-from pipelines.folds import make_folds
 from pipelines.gbdt import lgbm_space
 from pipelines.tuning import SPACES, describe_storage, nn_space, open_storage, tune
 
@@ -19,15 +17,8 @@ QUICK = {"n_estimators": 40, "n_jobs": 1, "early_stopping_rounds": 10}
 
 
 @pytest.fixture(scope="module")
-def tiny(churn):
-    sample = churn.sample(800, random_state=5)
-    data = prepare_frames(
-        sample.iloc[:600],
-        sample.iloc[600:].drop(columns="churn"),
-        target="churn",
-        id_column="rownames",
-    )
-    return data, make_folds(data.y, task=data.task, n_splits=3, seed=0)
+def tiny(prepared_churn):
+    return prepared_churn(800, 600, random_state=5)
 
 
 def _tune(tiny, **kwargs):
