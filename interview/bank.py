@@ -50,6 +50,9 @@ class Concept(_Strict):
     # Lower-case words or short phrases (regular expressions allowed) whose presence counts.
     keywords: list[str] = []
     weight: Annotated[float, Field(gt=0)] = 1.0
+    # Claims that state the opposite of this concept (the concept turned around); an answer
+    # claiming one of them is contradicting the concept and loses points like a misconception.
+    contradictions: list[str] = []
 
 
 class Misconception(_Strict):
