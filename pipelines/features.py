@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines.errors import PipelinesError
-from pipelines.text import TextEmbedder
+from pipelines.text import TextEmbedder, as_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -151,13 +151,19 @@ def _text_components(
     fitted on the train rows only."""
     from sklearn.decomposition import PCA
 
-    vectors = embedder.embed([*column.tolist(), *test_column.tolist()])
-    train_vectors, test_vectors = vectors[: len(column)], vectors[len(column) :]
-    n_components = min(dims, len(column), train_vectors.shape[1])
-    pca = PCA(n_components=n_components, random_state=0).fit(train_vectors)
-    train_parts = pca.transform(train_vectors)
-    # scikit-learn refuses zero rows; an empty test frame gets empty components.
-    test_parts = pca.transform(test_vectors) if len(test_vectors) else np.zeros((0, n_components))
+    # Each distinct text is embedded and projected once, then spread back to its rows: equal
+    # texts get bit-equal components by construction, whatever BLAS does with a row's position
+    # in a block or how many threads it uses (and it is faster on repetitive columns).
+    texts = np.array([as_text(v) for v in [*column.tolist(), *test_column.tolist()]], object)
+    unique, inverse = np.unique(texts, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    unique_vectors = embedder.embed(unique.tolist())
+    train_inverse, test_inverse = inverse[: len(column)], inverse[len(column) :]
+    n_components = min(dims, len(column), unique_vectors.shape[1])
+    # Fitted on the train rows (repeats included), so frequent texts weigh as often as they occur.
+    pca = PCA(n_components=n_components, random_state=0).fit(unique_vectors[train_inverse])
+    components = pca.transform(unique_vectors)
+    train_parts, test_parts = components[train_inverse], components[test_inverse]
     return (
         {f"{name}__emb{i}": train_parts[:, i].astype("float64") for i in range(n_components)},
         {f"{name}__emb{i}": test_parts[:, i].astype("float64") for i in range(n_components)},

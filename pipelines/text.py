@@ -15,7 +15,7 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     """Missing values (None, NaN, NA) embed as the empty string."""
     if value is None:
         return ""
@@ -88,7 +88,7 @@ class TextEmbedder:
 
     def embed(self, texts: Iterable[Any]) -> np.ndarray:
         """(n,) texts -> (n, 384) float32; each distinct text is encoded once."""
-        strings = [_as_text(t) for t in texts]
+        strings = [as_text(t) for t in texts]
         if not strings:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         unique, inverse = np.unique(np.array(strings, dtype=object), return_inverse=True)

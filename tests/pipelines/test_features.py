@@ -211,9 +211,11 @@ def test_text_becomes_principal_components_that_keep_its_meaning(tmp_path):
     np.fill_diagonal(distance, np.inf)
     nearest = distance.argmin(axis=1)
     assert np.mean([labels[i] == labels[j] for i, j in enumerate(nearest)]) > 0.8
+    # Each distinct text is projected once, so equal texts are equal to the last bit, whatever
+    # the BLAS thread count or the row's place in a block.
     for text in medium[first]:
         block = data.X[emb].to_numpy()[medium == text]
-        np.testing.assert_allclose(block, np.broadcast_to(block[0], block.shape))
+        np.testing.assert_array_equal(block, np.broadcast_to(block[0], block.shape))
     assert len(list(tmp_path.glob("*.npy"))) == 1
     small = prepare_frames(
         train, test, target="year", id_column="id", text_embedder=embedder, text_dims=4
