@@ -93,8 +93,8 @@ def test_bands_in_words():
         "strong",
         "expert",
     ]
-    e = estimate_ability("x", [(1.0, 0.0, 1.0)])
-    assert e.band == band(e.theta) and e.n_items == 1 and "±" in e.describe()
+    e = estimate_ability("x", [(1.0, 0.0, float(k % 2)) for k in range(30)])
+    assert e.se < 0.5 and e.band == band(e.theta) and e.n_items == 30 and "±" in e.describe()
 
 
 def _estimates(**se):
@@ -128,10 +128,10 @@ def test_choice_balances_topics():
 
 
 def test_stop_rule():
-    sharp = _estimates(a=0.3, b=0.35)
+    sharp = _estimates(a=0.3, b=0.44)
     wide = _estimates(a=0.3, b=0.6)
     assert not should_stop(sharp, 4)  # never before 5
     assert should_stop(sharp, 5)
-    assert not should_stop(wide, 14)  # one topic still uncertain
-    assert should_stop(wide, 15)  # but never more than 15
+    assert not should_stop(wide, 19)  # one topic still uncertain
+    assert should_stop(wide, 20)  # but never more than 20
     assert should_stop(wide, 3, min_items=1, max_items=3)

@@ -73,7 +73,7 @@ def test_a_short_interview_from_start_to_report(store, bank):
     session = InterviewSession.start(store, bank, Grader(), user="ana", seed=1, now=NOW)
     assert session.topics == ("masks", "numerics")
     first = session.current()
-    assert (first.number, first.max_items) == (1, 15)
+    assert (first.number, first.max_items) == (1, 20)
     # the view never carries the answer
     assert {f.name for f in dataclasses.fields(ItemView)}.isdisjoint({"answer", "explanation"})
     session = InterviewSession.start(
