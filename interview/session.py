@@ -447,14 +447,7 @@ class InterviewSession:
             return due[0] if due else None
         found, _ = self._joint(answers)
         current = {t: found[t] for t in self.topics}
-        config = self._config
-        if should_stop(
-            current,
-            len(answers),
-            min_items=config.min_items,
-            max_items=config.max_items,
-            se_target=config.se_target,
-        ):
+        if stop(current, len(answers), self._config):
             return None
         done = {r.item_id for r in answers}
         pool = [
@@ -468,15 +461,31 @@ class InterviewSession:
         fresh = [i for i in pool if i.id not in self._seen_before or i.id in due]
         candidates = [Candidate(i.id, i.topic, *self._parameters[i.id]) for i in (fresh or pool)]
         rng = np.random.default_rng([self._record.seed, len(answers)])
-        chosen = choose_next(
-            candidates,
-            current,
-            Counter(r.topic for r in answers),
-            rng,
-            config.top_k,
-            config.se_target,
-        )
+        chosen = choose(candidates, current, Counter(r.topic for r in answers), rng, self._config)
         return None if chosen is None else chosen.item_id
+
+
+def stop(estimates: dict[str, AbilityEstimate], answered: int, config: SessionConfig) -> bool:
+    """The session's stop rule with its config (interview.ability.should_stop)."""
+    return should_stop(
+        estimates,
+        answered,
+        min_items=config.min_items,
+        max_items=config.max_items,
+        se_target=config.se_target,
+    )
+
+
+def choose(
+    candidates: Sequence[Candidate],
+    estimates: dict[str, AbilityEstimate],
+    asked: Counter[str],
+    rng: np.random.Generator,
+    config: SessionConfig,
+) -> Candidate | None:
+    """The session's next item among `candidates` with its config (choose_next); the
+    simulation benchmark calls this too, so it measures what the app does."""
+    return choose_next(candidates, estimates, asked, rng, config.top_k, config.se_target)
 
 
 def progress(
