@@ -53,12 +53,6 @@ class Prior:
     mean: float = 0.0
     sd: float = 1.0
 
-    @classmethod
-    def from_estimate(cls, theta: float, se: float, drift: float = DRIFT) -> Prior:
-        """An earlier estimate widened by `drift`, never wider than the population prior
-        (how sessions stored their priors before the hierarchical model)."""
-        return cls(mean=theta, sd=min(1.0, math.hypot(se, drift)))
-
     def log_density(self, grid: np.ndarray = GRID) -> np.ndarray:
         return -0.5 * ((grid - self.mean) / self.sd) ** 2
 

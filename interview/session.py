@@ -346,8 +346,9 @@ class InterviewSession:
             user=self.user,
             abilities=abilities,
             overall=self.overall(),
-            strengths=tuple(e.topic for e in ranked if e.theta >= 0.5),
-            weak_spots=tuple(e.topic for e in reversed(ranked) if e.theta <= -0.5),
+            # only where the evidence is enough for a band: a guess is no strength
+            strengths=tuple(e.topic for e in ranked if e.precise and e.theta >= 0.5),
+            weak_spots=tuple(e.topic for e in reversed(ranked) if e.precise and e.theta <= -0.5),
             next_reviews=reviews,
             answered=len(self._answers),
             started_at=self._record.started_at,
@@ -508,10 +509,11 @@ def propose_focus(
     among: Sequence[str] | None = None,
     count: int = FOCUS_SIZE,
 ) -> list[str]:
-    """The `count` topics (of `among`, default every topic with items) a session should
+    """The `count` (1 to 3) topics (of `among`, default every topic with items) a session should
     focus on: those whose plausible ability, theta - SE from `progress`, is lowest, which
     are the weakest and the least measured; ties go to fewer answers, then bank order."""
     offered = [t for t in (among or bank.topics) if t in bank.topics and bank.by_topic(t)]
+    count = min(max(1, count), MAX_FOCUS)
     if not offered:
         raise SessionError("the item bank has no items: add some under interview/bank/")
     known = progress(store, bank, user, offered)
@@ -520,7 +522,7 @@ def propose_focus(
         offered,
         key=lambda t: (round(known[t].theta - known[t].se, 6), known[t].n_items, order[t]),
     )
-    return ranked[: max(1, count)]
+    return ranked[:count]
 
 
 def _responses(
@@ -568,8 +570,8 @@ def _evidence(
 
 
 def _stored_evidence(config: dict[str, Any]) -> dict[str, Prior | Evidence]:
-    """The evidence frozen into a session row (the earlier answers' parameters, scores and
-    weight). Sessions stored before the hierarchical model kept "priors" (an earlier
+    """The evidence frozen into a session row (the earlier answers' parameters and scores,
+    and the drift). Sessions stored before the hierarchical model kept "priors" (an earlier
     estimate widened by drift, on a N(0, 1) prior): their evidence is that prior divided by
     N(0, 1), a Gaussian factor; N(0, 1) itself carries none."""
     if "evidence" in config:

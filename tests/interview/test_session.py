@@ -325,10 +325,13 @@ def test_propose_focus_picks_the_weakest_and_the_least_measured(store):
 def test_not_enough_evidence_yet_until_the_se_is_small(store, bank):
     session = InterviewSession.start(store, bank, Grader(), user="ana", seed=1, now=NOW)
     assert all(e.band == NOT_ENOUGH for e in session.estimates().values())
-    session.answer(0, now=NOW + timedelta(minutes=1))
+    for k in range(3):  # three right answers: a high theta, but still a wide SE
+        session.answer(0, now=NOW + timedelta(minutes=k + 1))
     report = session.report()
-    assert [e.band for e in report.abilities] == [NOT_ENOUGH]
+    assert all(e.band == NOT_ENOUGH and e.se >= USEFUL_SE for e in report.abilities)
     assert report.overall.describe().startswith("not enough evidence yet")
+    assert max(e.theta for e in report.abilities) >= 0.5
+    assert report.strengths == ()  # a guess is no strength
 
 
 def test_a_session_stored_before_the_hierarchical_model_still_resumes(store, bank):
