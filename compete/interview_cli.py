@@ -108,6 +108,14 @@ def interview(
         list[str] | None,
         typer.Option(help="Topics to offer, comma-separated or repeated (default: all)."),
     ] = None,
+    focus: Annotated[
+        str,
+        typer.Option(
+            help="The start screen's default when no topic is picked: auto proposes the "
+            "person's two weakest or least-measured topics (a precise estimate on each); all "
+            "asks about every topic offered (a rough survey).",
+        ),
+    ] = "auto",
     bank_dir: BankOpt = None,
 ) -> None:
     """Open the Gradio mock interview: choose topics, answer in a text box or a code editor,
@@ -118,6 +126,8 @@ def interview(
     from compete.cli import err, out, settings
 
     login = _auth(auth)
+    if focus not in ("auto", "all"):
+        raise UsageError(f"--focus takes auto or all, not {focus!r}")
     with _interview_errors():
         bank = _bank(bank_dir)
         offered = _topics(topics, bank)
@@ -135,6 +145,7 @@ def interview(
             topics=offered,
             authenticated=login is not None,
             browser_secret=_browser_secret(settings().home),
+            propose=focus == "auto",
         )
     out.print(f"mock interview on http://{host}:{port}/  (Ctrl-C stops it)")
     try:

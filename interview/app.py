@@ -31,6 +31,7 @@ from interview.session import (  # noqa: E402
     ItemView,
     Report,
     SessionConfig,
+    propose_focus,
 )
 
 if TYPE_CHECKING:
@@ -80,13 +81,26 @@ class InterviewScreens:
         self.grader = grader
         self.config = config
 
-    def start(self, user: str, topics: Sequence[str] | None = None) -> Screen:
+    def start(
+        self,
+        user: str,
+        topics: Sequence[str] | None = None,
+        *,
+        propose_among: Sequence[str] | None = None,
+    ) -> Screen:
+        """Start a session on `topics`; with none and `propose_among` given, on the person's
+        weakest or least-measured topics of those (interview.session.propose_focus)."""
         name = " ".join((user or "").split())
         if not name:
             return Screen(message="Enter your name to start (it keeps your progress).")
         if len(name) > MAX_NAME:
             return Screen(message=f"Use a name of at most {MAX_NAME} characters.")
+        proposed = ""
         try:
+            if not topics and propose_among:
+                topics = propose_focus(self.store, self.bank, name, among=propose_among)
+                titles = " and ".join(self.bank.topics[t].title for t in topics)
+                proposed = f" on {titles} (proposed: your weakest or least-measured topics)"
             session = InterviewSession.start(
                 self.store,
                 self.bank,
@@ -97,7 +111,7 @@ class InterviewScreens:
             )
         except InterviewError as error:
             return Screen(user=name, message=_one_line(error))
-        return self._screen(session, message=f"Started a session for {name}.")
+        return self._screen(session, message=f"Started a session for {name}{proposed}.")
 
     def open(self, session_id: str | None, user: str | None = None) -> Screen:
         """The screen of a stored session (on page load); the start screen when there is
@@ -363,13 +377,16 @@ def build_app(
     authenticated: bool = False,
     grading_concurrency: int = 4,
     browser_secret: str | None = None,
+    propose: bool = True,
 ) -> gr.Blocks:
     """The interview as a Blocks app. `topics` limits the topics offered (default: every
     topic with items); `authenticated`: the app is launched with `auth=`, so the login name
     is the user and the name box is hidden; `grading_concurrency`: how many answers are
     graded at once (a code item runs for seconds, other users' clicks go on meanwhile);
     `browser_secret`: the key that encrypts the session id kept in the browser, stable
-    across restarts so a reload after a crash resumes (a random one otherwise)."""
+    across restarts so a reload after a crash resumes (a random one otherwise); `propose`:
+    the start screen's default, with no topic picked, is the person's two weakest or
+    least-measured topics (False: every topic offered)."""
     screens = InterviewScreens(store, bank, grader, config)
     offered = [t for t in (topics or bank.topics) if t in bank.topics and bank.by_topic(t)]
     areas: dict[str, list[tuple[str, str]]] = {}
@@ -400,12 +417,18 @@ def build_app(
                     choices=areas.get(area, []),
                     value=[value for _, value in areas.get(area, [])] if topics else [],
                     label=title,
-                    info="Pick topics; none picked means every topic offered.",
+                    info="Pick one to three topics for a precise estimate on each.",
                     visible=bool(areas.get(area)),
                     elem_id=f"topics-{area}",
                 )
                 for area, title in AREA_TITLES.items()
             ]
+            propose_box = gr.Checkbox(
+                value=propose,
+                label="Propose for me: with no topic picked, the two where my ability is "
+                "weakest or least measured (unticked: every topic, a wide but rough survey)",
+                elem_id="propose",
+            )
             start_button = gr.Button("Start", variant="primary", elem_id="start")
         with gr.Column(visible=False, elem_id="question-panel") as question_panel:
             header = gr.Markdown("", elem_id="question-header")
@@ -494,10 +517,16 @@ def build_app(
             return getattr(request, "username", None) if authenticated else None
 
         def on_start(
-            user: str, modes: list[str], tuning: list[str], request: gr.Request
+            user: str,
+            modes: list[str],
+            tuning: list[str],
+            propose_for_me: bool | None = None,
+            request: gr.Request | None = None,
         ) -> tuple[Any, ...]:
             picked = [*(modes or []), *(tuning or [])]
-            return render(screens.start(login(request) or user, picked or list(offered)))
+            if picked or not (propose if propose_for_me is None else propose_for_me):
+                return render(screens.start(login(request) or user, picked or list(offered)))
+            return render(screens.start(login(request) or user, propose_among=offered))
 
         def on_answer(
             current: str | None, picked: str | None, written: str, program: str, request: gr.Request
@@ -521,7 +550,11 @@ def build_app(
             return render(Screen(user=login(request)))
 
         start_button.click(
-            on_start, [name, *boxes], outputs, api_name="start", concurrency_limit=None
+            on_start,
+            [name, *boxes, propose_box],
+            outputs,
+            api_name="start",
+            concurrency_limit=None,
         )
         submit_button.click(
             on_answer,

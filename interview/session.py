@@ -18,12 +18,18 @@ import numpy as np
 
 from interview.ability import (
     DRIFT,
+    OVERALL,
+    STEPS,
+    TOPIC_SD,
     AbilityEstimate,
     Candidate,
+    Evidence,
     Prior,
+    Response,
     choose_next,
-    estimate_ability,
+    joint_estimates,
     should_stop,
+    topic_evidence,
 )
 from interview.bank import Bank, Item
 from interview.errors import InterviewError
@@ -40,8 +46,10 @@ if TYPE_CHECKING:
     from interview.grading import Grade, Grader
 
 MODES = ("interview", "review")
-OVERALL = "_overall"  # the estimate pooling every topic (not a topic id: ids start [a-z0-9])
 SKIPPED = "skipped"
+AUTO = "auto"  # topics="auto": the person's weakest or least-measured topics
+FOCUS_SIZE = 2  # how many topics "auto" proposes: two can reach the SE target in 20 items
+MAX_FOCUS = 3  # a focus is one to three topics (more is a survey of every topic)
 
 
 class SessionError(InterviewError):
@@ -52,11 +60,12 @@ class SessionError(InterviewError):
 class SessionConfig:
     """Stop rule and selection knobs (see interview.ability.should_stop and choose_next)."""
 
-    max_items: int = 15
+    max_items: int = 20
     min_items: int = 5
-    se_target: float = 0.4
+    se_target: float = 0.45
     top_k: int = 3
-    drift: float = DRIFT  # how much an earlier estimate's SE is widened to become a prior
+    drift: float = DRIFT  # how much earlier evidence on a topic is widened (see ability)
+    topic_sd: float = TOPIC_SD  # τ: how far a person's topics spread around their overall
 
 
 @dataclass(frozen=True)
@@ -97,12 +106,15 @@ class InterviewSession:
 
     Interview mode asks up to `max_items` (at least `min_items`) items of the session's
     topics, each chosen by maximum information at the topic's running estimate, and stops
-    early only when every topic's SE is below `se_target`. Review mode serves the person's
+    early only when every topic's SE is below `se_target`: a focus of one to three topics
+    can get there, a survey of every topic rarely does. Review mode serves the person's
     items that FSRS says are due, most overdue first, and stops when none are due.
 
-    A person's progress accumulates: each topic's prior is the estimate from their earlier
-    sessions (the latest answer to each item counts once), its SE widened by `drift`, and
-    it is frozen into the session row so a resume gives the same numbers.
+    Topics share strength (interview.ability.joint_estimates): each topic's ability is
+    drawn around the person's overall ability, so a topic with few answers borrows from the
+    others. A person's progress accumulates: each topic they answered before brings the
+    evidence of those answers (the latest answer to each item counts once), widened by
+    `drift`, frozen into the session row so a resume gives the same numbers.
     """
 
     def __init__(
@@ -112,7 +124,7 @@ class InterviewSession:
         grader: Grader,
         record: SessionRecord,
         answers: list[ResponseRecord],
-        parameters: dict[str, tuple[float, float]],
+        parameters: dict[str, tuple[float, float, int]],
         seen_before: frozenset[str],
     ) -> None:
         self._store = store
@@ -123,7 +135,7 @@ class InterviewSession:
         self._parameters = parameters
         self._seen_before = seen_before
         self._config = _config(record.config)
-        self._priors = {t: Prior(*v) for t, v in record.config.get("priors", {}).items()}
+        self._evidence = _stored_evidence(record.config)
         self._scheduler = make_scheduler()
 
     # -- making one --------------------------------------------------------------------------
@@ -136,22 +148,29 @@ class InterviewSession:
         grader: Grader,
         *,
         user: str,
-        topics: Sequence[str] | None = None,
+        topics: Sequence[str] | str | None = None,
         mode: str = "interview",
         config: SessionConfig = SessionConfig(),
         seed: int | None = None,
         now: datetime | None = None,
     ) -> InterviewSession:
-        """A new session for `user`, stored before the first item is shown."""
+        """A new session for `user`, stored before the first item is shown. `topics`: the
+        topics to ask about (a focus of one to three reaches a useful precision on each),
+        "auto" for the person's weakest or least-measured ones (`propose_focus`), or None
+        for every topic."""
         now = _aware(now)
         if mode not in MODES:
             raise SessionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not user.strip():
             raise SessionError("a session needs a user name")
+        if isinstance(topics, str):
+            if topics != AUTO:
+                raise SessionError(f'topics is a list of topic ids or "{AUTO}", not {topics!r}')
+            topics = propose_focus(store, bank, user)
         chosen = _topics(bank, topics)
         history = store.user_responses(user)
         parameters = _parameters(bank, store)
-        priors = _priors(history, parameters, bank, [*chosen, OVERALL], config.drift)
+        evidence = _evidence(history, parameters, config)
         record = SessionRecord(
             id=str(uuid.uuid4()),
             user=user,
@@ -162,7 +181,10 @@ class InterviewSession:
             seed=secrets.randbits(31) if seed is None else int(seed),
             config={
                 **dataclasses.asdict(config),
-                "priors": {t: [p.mean, p.sd] for t, p in priors.items()},
+                "evidence": {
+                    t: {"drift": e.drift, "responses": [list(r) for r in e.responses]}
+                    for t, e in evidence.items()
+                },
             },
             served_at=now,
         )
@@ -258,12 +280,13 @@ class InterviewSession:
         )
 
     def estimates(self) -> dict[str, AbilityEstimate]:
-        """Each topic's running estimate (its prior carries earlier sessions)."""
-        return _estimates(self._answers, self._parameters, self._priors, self.topics)
+        """Each of the session's topics' running estimate (earlier sessions' evidence in)."""
+        found, _ = self._joint(self._answers)
+        return {t: found[t] for t in self.topics}
 
     def overall(self) -> AbilityEstimate:
-        """One estimate pooling every answer of the session, whatever its topic."""
-        return _estimate(self._answers, self._parameters, self._priors, OVERALL)
+        """The person's overall ability: the centre their topics spread around."""
+        return self._joint(self._answers)[1]
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -310,11 +333,7 @@ class InterviewSession:
     def report(self) -> Report:
         """Each topic's ability (those asked here, or known from earlier sessions)."""
         asked = Counter(r.topic for r in self._answers)
-        abilities = tuple(
-            e
-            for t, e in self.estimates().items()
-            if asked[t] or self._priors.get(t, Prior()) != Prior()
-        )
+        abilities = tuple(e for t, e in self.estimates().items() if asked[t] or t in self._evidence)
         ranked = sorted(abilities, key=lambda e: -e.theta)
         answered_ids = {r.item_id for r in self._answers}
         reviews = tuple(
@@ -327,8 +346,9 @@ class InterviewSession:
             user=self.user,
             abilities=abilities,
             overall=self.overall(),
-            strengths=tuple(e.topic for e in ranked if e.theta >= 0.5),
-            weak_spots=tuple(e.topic for e in reversed(ranked) if e.theta <= -0.5),
+            # only where the evidence is enough for a band: a guess is no strength
+            strengths=tuple(e.topic for e in ranked if e.precise and e.theta >= 0.5),
+            weak_spots=tuple(e.topic for e in reversed(ranked) if e.precise and e.theta <= -0.5),
             next_reviews=reviews,
             answered=len(self._answers),
             started_at=self._record.started_at,
@@ -371,10 +391,9 @@ class InterviewSession:
             answered_at=now,
         )
         answers = [*self._answers, row]
-        running = [
-            _estimate(answers, self._parameters, self._priors, topic)
-            for topic in (item.topic, OVERALL)
-        ]
+        found, overall = self._joint(answers)
+        # every topic moves with the overall, so each answer stores them all
+        running = [*(found[t] for t in self.topics), overall]
         old = self._store.card(self.user, item.id)
         card = review(item.id, old.card if old else None, row.score, now, self._scheduler)
         following = self._pick(answers, now)
@@ -393,6 +412,11 @@ class InterviewSession:
             status="open" if following else "finished",
             finished_at=None if following else now,
         )
+
+    def _joint(
+        self, answers: Sequence[ResponseRecord]
+    ) -> tuple[dict[str, AbilityEstimate], AbilityEstimate]:
+        return _joint(answers, self._parameters, self._evidence, self.topics, self._config.topic_sd)
 
     def _serve(self, item_id: str | None, now: datetime) -> None:
         if item_id is None:
@@ -422,15 +446,9 @@ class InterviewSession:
         due = self._due(answers, now)
         if self.mode == "review":
             return due[0] if due else None
-        current = _estimates(answers, self._parameters, self._priors, self.topics)
-        config = self._config
-        if should_stop(
-            current,
-            len(answers),
-            min_items=config.min_items,
-            max_items=config.max_items,
-            se_target=config.se_target,
-        ):
+        found, _ = self._joint(answers)
+        current = {t: found[t] for t in self.topics}
+        if stop(current, len(answers), self._config):
             return None
         done = {r.item_id for r in answers}
         pool = [
@@ -444,44 +462,89 @@ class InterviewSession:
         fresh = [i for i in pool if i.id not in self._seen_before or i.id in due]
         candidates = [Candidate(i.id, i.topic, *self._parameters[i.id]) for i in (fresh or pool)]
         rng = np.random.default_rng([self._record.seed, len(answers)])
-        chosen = choose_next(
-            candidates, current, Counter(r.topic for r in answers), rng, config.top_k
-        )
+        chosen = choose(candidates, current, Counter(r.topic for r in answers), rng, self._config)
         return None if chosen is None else chosen.item_id
 
 
-def progress(store: InterviewStore, bank: Bank, user: str) -> dict[str, AbilityEstimate]:
-    """A person's accumulated ability per topic (and OVERALL) from every stored answer: the
-    latest answer to each item counts once, from the N(0, 1) prior."""
+def stop(estimates: dict[str, AbilityEstimate], answered: int, config: SessionConfig) -> bool:
+    """The session's stop rule with its config (interview.ability.should_stop)."""
+    return should_stop(
+        estimates,
+        answered,
+        min_items=config.min_items,
+        max_items=config.max_items,
+        se_target=config.se_target,
+    )
+
+
+def choose(
+    candidates: Sequence[Candidate],
+    estimates: dict[str, AbilityEstimate],
+    asked: Counter[str],
+    rng: np.random.Generator,
+    config: SessionConfig,
+) -> Candidate | None:
+    """The session's next item among `candidates` with its config (choose_next); the
+    simulation benchmark calls this too, so it measures what the app does."""
+    return choose_next(candidates, estimates, asked, rng, config.top_k, config.se_target)
+
+
+def progress(
+    store: InterviewStore, bank: Bank, user: str, topics: Sequence[str] = ()
+) -> dict[str, AbilityEstimate]:
+    """A person's accumulated ability per topic answered (and `topics`, answered or not), and
+    OVERALL, from every stored answer: the latest answer to each item counts once, topics
+    share strength through the overall ability."""
     history = _latest_per_item(store.user_responses(user))
-    parameters = _parameters(bank, store)
-    topics = sorted({r.topic for r in history})
-    found = _estimates(history, parameters, {}, topics)
-    found[OVERALL] = _estimate(history, parameters, {}, OVERALL)
+    found, overall = _joint(history, _parameters(bank, store), {}, topics, TOPIC_SD)
+    found = {t: found[t] for t in sorted(found)}
+    found[OVERALL] = overall
     return found
 
 
-def _estimate(
-    answers: Sequence[ResponseRecord],
-    parameters: dict[str, tuple[float, float]],
-    priors: dict[str, Prior],
-    topic: str,
-) -> AbilityEstimate:
-    triples = [
-        (*parameters.get(r.item_id, (1.0, 0.0)), r.score)
-        for r in answers
-        if topic == OVERALL or r.topic == topic
-    ]
-    return estimate_ability(topic, triples, priors.get(topic, Prior()))
+def propose_focus(
+    store: InterviewStore,
+    bank: Bank,
+    user: str,
+    among: Sequence[str] | None = None,
+    count: int = FOCUS_SIZE,
+) -> list[str]:
+    """The `count` (1 to 3) topics (of `among`, default every topic with items) a session should
+    focus on: those whose plausible ability, theta - SE from `progress`, is lowest, which
+    are the weakest and the least measured; ties go to fewer answers, then bank order."""
+    offered = [t for t in (among or bank.topics) if t in bank.topics and bank.by_topic(t)]
+    count = min(max(1, count), MAX_FOCUS)
+    if not offered:
+        raise SessionError("the item bank has no items: add some under interview/bank/")
+    known = progress(store, bank, user, offered)
+    order = {t: k for k, t in enumerate(offered)}
+    ranked = sorted(
+        offered,
+        key=lambda t: (round(known[t].theta - known[t].se, 6), known[t].n_items, order[t]),
+    )
+    return ranked[:count]
 
 
-def _estimates(
+def _responses(
+    answers: Sequence[ResponseRecord], parameters: dict[str, tuple[float, float, int]]
+) -> dict[str, list[Response]]:
+    """Each topic's answers as (a, b, score, steps); an item gone from the bank keeps
+    counting as a medium right-or-wrong item."""
+    found: dict[str, list[Response]] = {}
+    for r in answers:
+        a, b, steps = parameters.get(r.item_id, (1.0, 0.0, 1))
+        found.setdefault(r.topic, []).append((a, b, r.score, steps))
+    return found
+
+
+def _joint(
     answers: Sequence[ResponseRecord],
-    parameters: dict[str, tuple[float, float]],
-    priors: dict[str, Prior],
+    parameters: dict[str, tuple[float, float, int]],
+    evidence: dict[str, Prior | Evidence],
     topics: Sequence[str],
-) -> dict[str, AbilityEstimate]:
-    return {t: _estimate(answers, parameters, priors, t) for t in topics}
+    tau: float,
+) -> tuple[dict[str, AbilityEstimate], AbilityEstimate]:
+    return joint_estimates(_responses(answers, parameters), evidence, topics=topics, tau=tau)
 
 
 def _latest_per_item(history: Sequence[ResponseRecord]) -> list[ResponseRecord]:
@@ -491,28 +554,46 @@ def _latest_per_item(history: Sequence[ResponseRecord]) -> list[ResponseRecord]:
     return list(latest.values())
 
 
-def _priors(
+def _evidence(
     history: Sequence[ResponseRecord],
-    parameters: dict[str, tuple[float, float]],
-    bank: Bank,
-    topics: Sequence[str],
-    drift: float,
-) -> dict[str, Prior]:
-    """Each topic's prior from the person's earlier answers; N(0, 1) without any."""
-    latest = _latest_per_item(history)
-    priors: dict[str, Prior] = {}
-    for topic in topics:
-        before = _estimate(latest, parameters, {}, topic)
-        priors[topic] = (
-            Prior.from_estimate(before.theta, before.se, drift) if before.n_items else Prior()
-        )
-    return priors
+    parameters: dict[str, tuple[float, float, int]],
+    config: SessionConfig,
+) -> dict[str, Evidence]:
+    """Per topic the person answered before, what those answers say (see
+    interview.ability.topic_evidence); every such topic, so the overall learns from all."""
+    found: dict[str, Evidence] = {}
+    for topic, responses in _responses(_latest_per_item(history), parameters).items():
+        summary = topic_evidence(responses, config.drift)
+        if summary is not None:
+            found[topic] = summary
+    return found
 
 
-def _parameters(bank: Bank, store: InterviewStore) -> dict[str, tuple[float, float]]:
+def _stored_evidence(config: dict[str, Any]) -> dict[str, Prior | Evidence]:
+    """The evidence frozen into a session row (the earlier answers' parameters and scores,
+    and the drift). Sessions stored before the hierarchical model kept "priors" (an earlier
+    estimate widened by drift, on a N(0, 1) prior): their evidence is that prior divided by
+    N(0, 1), a Gaussian factor; N(0, 1) itself carries none."""
+    if "evidence" in config:
+        return {
+            t: Evidence(tuple(tuple(r) for r in v["responses"]), float(v["drift"]))
+            for t, v in config["evidence"].items()
+        }
+    found: dict[str, Prior | Evidence] = {}
+    for topic, (mean, sd) in config.get("priors", {}).items():
+        summary = None if topic == OVERALL else Prior(mean, sd).divided_by(1.0)
+        if summary is not None:
+            found[topic] = summary
+    return found
+
+
+def _parameters(bank: Bank, store: InterviewStore) -> dict[str, tuple[float, float, int]]:
+    """Each item's (a, b, steps): calibrated or prior a and b, and its kind's score steps."""
     from interview.calibrate import current_parameters
 
-    return {i: (p.a, p.b) for i, p in current_parameters(bank, store).items()}
+    return {
+        i: (p.a, p.b, STEPS[bank.items[i].kind]) for i, p in current_parameters(bank, store).items()
+    }
 
 
 def _topics(bank: Bank, topics: Sequence[str] | None) -> tuple[str, ...]:
