@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from interview.errors import InterviewError
-from storage import Database, IntegrityViolation, StorageError, StoreSpec, UTCDateTime
+from storage import DatabaseStore, IntegrityViolation, StorageError, StoreSpec, UTCDateTime
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "interview_alembic_version"
@@ -187,28 +187,10 @@ class CalibrationRecord:
     fitted_at: datetime
 
 
-class InterviewStore:
+class InterviewStore(DatabaseStore):
     """Open with `InterviewStore.open(url)`; closed with `close()` (or a `with` block)."""
 
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self.engine = database.engine
-        self._shown = database.shown
-
-    @classmethod
-    def open(cls, url: str) -> InterviewStore:
-        """Connect and migrate to the newest schema; SQLite files get their folder made, and
-        a damaged or read-only file is refused before anything is written."""
-        return cls(Database.open(url, SPEC))
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> InterviewStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    spec = SPEC
 
     # -- sessions ----------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from leaderboards.records import (
     SubmissionRecord,
     parse_score,
 )
-from storage import Database, StoreSpec
+from storage import DatabaseStore, StoreSpec
 
 R = TypeVar("R")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -48,27 +48,10 @@ SPEC = StoreSpec(
 )
 
 
-class Store:
+class Store(DatabaseStore):
     """Open with `Store.open(url)`; one instance per process, closed with `close()`."""
 
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self.engine = database.engine
-
-    @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and migrate to the newest schema; SQLite files get their folder made, and
-        a damaged or read-only file is refused before anything is written."""
-        return cls(Database.open(url, SPEC))
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    spec = SPEC
 
     # -- competitions ------------------------------------------------------------------------
 

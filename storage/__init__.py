@@ -3,7 +3,7 @@ checks before writing, migrations under a lock, conflict retries, UTC times, sto
 
 from __future__ import annotations
 
-from storage.database import Database
+from storage.database import Database, DatabaseStore
 from storage.errors import IntegrityViolation, StorageError
 from storage.migrations import run_migrations
 from storage.spec import StoreSpec
@@ -11,6 +11,7 @@ from storage.timestamps import UTCDateTime, utcnow
 
 __all__ = [
     "Database",
+    "DatabaseStore",
     "IntegrityViolation",
     "StorageError",
     "StoreSpec",

@@ -7,7 +7,7 @@ import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, Self, TypeVar
 
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import URL, Engine, make_url
@@ -164,3 +164,30 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url
+
+
+class DatabaseStore:
+    """Base of a store: `open(url)` connects and migrates by the class's `spec`; closed with
+    `close()` or a `with` block. Subclasses add the store's own methods over `self._db`."""
+
+    spec: ClassVar[StoreSpec]
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self.engine = database.engine
+        self._shown = database.shown
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        """Connect and migrate to the newest schema; SQLite files get their folder made, and
+        a damaged or read-only file is refused before anything is written."""
+        return cls(Database.open(url, cls.spec))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
