@@ -44,7 +44,7 @@ class Database:
         except DBAPIError as error:
             engine.dispose()
             raise spec.error(
-                f"cannot open the {spec.name} at {database.shown}: {database._explain(error)}"
+                database._explain(error, f"cannot open the {spec.name} at {database.shown}")
             ) from None
         except BaseException:
             engine.dispose()
@@ -89,22 +89,24 @@ class Database:
             ) from error
         except DBAPIError as error:
             raise self.spec.error(
-                f"the {self.spec.name} at {self.shown} failed: {self._explain(error)}"
+                self._explain(error, f"the {self.spec.name} at {self.shown} failed")
             ) from error
 
-    def _explain(self, error: DBAPIError) -> str:
-        """The driver's reason and what to do about it, as precisely as the reason allows."""
+    def _explain(self, error: DBAPIError, lead: str) -> str:
+        """What went wrong and what to do about it, as precisely as the driver's reason allows:
+        a read-only or damaged SQLite file says so; anything else may be the network."""
         reason = _reason(error)
         lowered = reason.lower()
         path = self.engine.url.database
-        if self.engine.dialect.name == "sqlite" and path:
-            if any(word in lowered for word in sqlite.READ_ONLY):
-                return sqlite.read_only_file(path, self.spec)
-            if any(word in lowered for word in sqlite.DAMAGED):
-                return sqlite.damaged(path, reason, self.spec)
-            if "not a database" in lowered:
-                return f"{reason}; check {self.spec.setting}"
-        return f"{reason}; check that the database is reachable ({self.spec.setting}) and try again"
+        sqlite_file = self.engine.dialect.name == "sqlite" and path not in (None, "", ":memory:")
+        if sqlite_file and any(word in lowered for word in sqlite.READ_ONLY):
+            return sqlite.read_only_file(path, self.spec)
+        if sqlite_file and any(word in lowered for word in sqlite.DAMAGED):
+            return sqlite.damaged(path, reason, self.spec)
+        if sqlite_file and "not a database" in lowered:
+            return f"{lead}: {reason}; check {self.spec.setting}"
+        hint = f"check that the database is reachable ({self.spec.setting}) and try again"
+        return f"{lead}: {reason}; {hint}"
 
 
 def _engine(url: str, spec: StoreSpec) -> Engine:

@@ -323,13 +323,17 @@ def test_a_database_broken_after_opening_fails_with_the_stores_error(tmp_path):
 # -- broken SQLite files ---------------------------------------------------------------------
 
 
-def corrupt(path: Path) -> None:
-    """A real damaged database: many rows written and committed by the layer, then pages in
-    the middle overwritten with garbage, as a failing disk or a torn copy leaves them."""
+def fill(path: Path) -> None:
+    """Many rows, written and committed by the layer, checkpointed into the file."""
     rows = [{"name": f"thing {i:05d} " + "x" * 150} for i in range(3000)]
     with contextlib.closing(Database.open(f"sqlite:///{path}", SPEC)) as db, db.transaction() as c:
         c.execute(text("INSERT INTO things (name) VALUES (:name)"), rows)
-    assert not path.with_name(path.name + "-wal").exists()  # checkpointed into the file
+    assert not path.with_name(path.name + "-wal").exists()
+
+
+def damage(path: Path) -> None:
+    """Pages in the middle overwritten with garbage, as a failing disk or a torn copy leaves
+    them."""
     page = 4096
     pages = path.stat().st_size // page
     assert pages > 40
@@ -337,6 +341,11 @@ def corrupt(path: Path) -> None:
         for number in range(pages // 2, pages // 2 + 4):
             handle.seek(number * page)
             handle.write(bytes((i * 37 + number) % 251 for i in range(page)))
+
+
+def corrupt(path: Path) -> None:
+    fill(path)
+    damage(path)
 
 
 def test_a_corrupt_file_is_refused_before_anything_is_written(tmp_path):
@@ -373,6 +382,28 @@ def test_a_read_only_folder_says_so(tmp_path, read_only):
     with pytest.raises(ThingsError, match=f"the folder {folder} of the things store is read-only"):
         Database.open(f"sqlite:///{folder / 'things.sqlite'}", SPEC)
     assert list(folder.iterdir()) == []
+
+
+def test_a_file_damaged_after_opening_says_so_and_what_to_do(tmp_path):
+    path = tmp_path / "things.sqlite"
+    fill(path)
+    db = Database.open(f"sqlite:///{path}", SPEC)
+    db.engine.dispose()
+    damage(path)
+    with pytest.raises(ThingsError, match=f"the things store file {path} is damaged .*rebuild"):
+        names(db)
+    db.close()
+
+
+def test_a_file_made_read_only_after_opening_says_so(tmp_path, read_only):
+    path = tmp_path / "things.sqlite"
+    db = Database.open(f"sqlite:///{path}", SPEC)
+    db.engine.dispose()
+    read_only(path)
+    refused = pytest.raises(ThingsError, match=f"the things store file {path} is read-only: make")
+    with refused, db.transaction() as connection:
+        add(connection, "a")
+    db.close()
 
 
 def test_a_spec_whose_conflict_is_not_its_error_is_refused():
