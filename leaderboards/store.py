@@ -44,7 +44,8 @@ SPEC = StoreSpec(
     error=StoreError,
     conflict=StoreConflictError,
     migrations=MIGRATIONS,
-    rebuild="run `compete sync NAME` for each competition to rebuild the history from the host",
+    rebuild="run `compete sync NAME` for each competition to rebuild its submissions and "
+    "leaderboards from the host",
 )
 
 

@@ -41,16 +41,15 @@ def integrity_problem(path: Path) -> str | None:
     uri = f"file:{quote(str(path))}?mode=ro"
     try:
         connection = sqlite3.connect(uri, uri=True)
+        try:
+            rows = connection.execute("PRAGMA quick_check").fetchall()
+        finally:
+            connection.close()
     except sqlite3.Error as error:
-        return str(error)
-    try:
-        rows = connection.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.DatabaseError as error:
+        # Only damage counts here; a file that is not a database at all, or cannot be read,
+        # is reported by the store's own open with the URL to check.
         text = str(error)
-        # Not a database at all is the caller's URL pointing at the wrong file, not damage.
-        return None if "not a database" in text else text
-    finally:
-        connection.close()
+        return text if any(word in text.lower() for word in DAMAGED) else None
     findings = [str(r[0]) for r in rows]
     return None if findings == ["ok"] else "; ".join(findings[:2])
 
