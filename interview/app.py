@@ -33,6 +33,7 @@ from interview.session import (  # noqa: E402
     SessionConfig,
     propose_focus,
 )
+from interview.store import InterviewConflictError  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -149,17 +150,15 @@ class InterviewScreens:
         if response is None or str(response).strip() == "":
             what = "Pick an option" if view.kind == "choice" else "Write an answer"
             return self._screen(session, message=f"{what} first, or press Skip.")
-        from sqlalchemy.exc import IntegrityError
-
         try:
             grade = session.answer(response)
-        except InterviewError as error:
-            return self._screen(session, message=f"Could not grade it: {_one_line(error)}")
-        except IntegrityError:  # another tab answered this position first
+        except InterviewConflictError:  # another tab answered this position first
             return dataclasses.replace(
                 self.open(session.id, user),
                 message="That item was answered in another tab; here is the current one.",
             )
+        except InterviewError as error:
+            return self._screen(session, message=f"Could not grade it: {_one_line(error)}")
         return self._screen(session, feedback=feedback_markdown(grade))
 
     def skip(self, session_id: str | None, user: str | None = None) -> Screen:

@@ -4,11 +4,9 @@ can share one database with the history store); every method returns value objec
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -26,44 +23,38 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
-    create_engine,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from interview.errors import InterviewError
+from storage import DatabaseStore, IntegrityViolation, StorageError, StoreSpec, UTCDateTime
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "interview_alembic_version"
-_PG_MIGRATION_LOCK = 0x696E7476  # "intv"
 
 
-class InterviewStoreError(InterviewError):
+class InterviewStoreError(InterviewError, StorageError):
     """The interview store cannot be opened or a row is missing."""
 
 
-class UTCDateTime(TypeDecorator):
-    """Stored as naive UTC on every backend, returned timezone-aware."""
+class InterviewConflictError(InterviewStoreError, IntegrityViolation):
+    """A write broke a constraint: another tab or process stored the same row first."""
 
-    impl = DateTime
-    cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+SPEC = StoreSpec(
+    name="interview store",
+    setting="COMPETE_INTERVIEW_DATABASE_URL",
+    error=InterviewStoreError,
+    conflict=InterviewConflictError,
+    migrations=MIGRATIONS,
+    version_table=VERSION_TABLE,
+    rebuild="start afresh (its sessions, answers and review cards are then gone)",
+)
 
 
 # The schema is owned by the migrations in interview/migrations; these mirror it for queries.
@@ -196,116 +187,18 @@ class CalibrationRecord:
     fitted_at: datetime
 
 
-class InterviewStore:
+class InterviewStore(DatabaseStore):
     """Open with `InterviewStore.open(url)`; closed with `close()` (or a `with` block)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._shown = engine.url.render_as_string(hide_password=True)
-
-    # -- opening -----------------------------------------------------------------------------
-
-    @classmethod
-    def open(cls, url: str) -> InterviewStore:
-        """Connect and migrate to the newest schema; SQLite files get their folder made."""
-        shown = _safe_url(url)
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise InterviewStoreError(
-                f"{shown!r} is not a database URL: use sqlite:///PATH or "
-                "postgresql+psycopg://USER@HOST/DB"
-            ) from None
-        if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None:
-            parsed = parsed.set(drivername="postgresql+psycopg")  # bare postgresql: psycopg 3
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            path = Path(parsed.database).expanduser()
-            parsed = parsed.set(database=str(path))
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise InterviewStoreError(
-                    f"cannot open the interview store at {shown}: cannot make the folder "
-                    f"{path.parent}: {error.strerror or error}"
-                ) from None
-        try:
-            engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
-        except (ArgumentError, ImportError) as error:
-            raise InterviewStoreError(
-                f"cannot use the interview store at {shown}: {error}; use sqlite:///PATH or "
-                "postgresql+psycopg://USER@HOST/DB (pip install 'compete[postgres]')"
-            ) from None
-        if engine.dialect.name == "sqlite":
-            _serialise_sqlite(engine)
-        store = cls(engine)
-        try:
-            store._migrate()
-        except DBAPIError as error:
-            engine.dispose()
-            raise InterviewStoreError(
-                f"cannot open the interview store at {shown}: {_reason(error)}"
-            ) from None
-        except BaseException:
-            engine.dispose()
-            raise
-        return store
-
-    def _migrate(self) -> None:
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        scripts = ScriptDirectory.from_config(config)
-        head = scripts.get_current_head()
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Two processes opening an empty database must not both create the tables.
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            current = context.get_current_revision()
-            if current == head:
-                return
-            if current is not None and current not in {
-                s.revision for s in scripts.walk_revisions()
-            }:
-                raise InterviewStoreError(
-                    f"the interview store at {self._shown} has schema revision {current!r}, "
-                    f"newer than this compete knows (head {head!r}): upgrade compete, or use "
-                    "another database"
-                )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> InterviewStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except IntegrityError:
-            raise
-        except DBAPIError as error:
-            raise InterviewStoreError(
-                f"the interview store at {self._shown} failed: {_reason(error)}; check that "
-                "the database is reachable and try again"
-            ) from error
+    spec = SPEC
 
     # -- sessions ----------------------------------------------------------------------------
 
     def create_session(self, record: SessionRecord) -> SessionRecord:
         """Insert the session (and its person, the first time)."""
-        with self._begin() as connection:
+
+        def work(session: Session) -> None:
+            connection = session.connection()
             _ensure_user(connection, record.user, record.started_at)
             connection.execute(
                 insert(sessions).values(
@@ -322,10 +215,12 @@ class InterviewStore:
                     served_at=record.served_at,
                 )
             )
+
+        self._db.retrying(work)
         return record
 
     def get_session(self, session_id: str) -> SessionRecord:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(select(sessions).where(sessions.c.id == session_id)).first()
         if row is None:
             raise InterviewStoreError(
@@ -335,7 +230,7 @@ class InterviewStore:
 
     def latest_open_session(self, user: str) -> SessionRecord | None:
         """The person's newest session that has not finished, or None."""
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 select(sessions)
                 .where(sessions.c.user == user, sessions.c.status == "open")
@@ -345,7 +240,7 @@ class InterviewStore:
         return None if row is None else _session(row)
 
     def list_sessions(self, user: str) -> list[SessionRecord]:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(sessions).where(sessions.c.user == user).order_by(sessions.c.started_at)
             )
@@ -353,7 +248,7 @@ class InterviewStore:
 
     def serve(self, session_id: str, item_id: str | None, served_at: datetime) -> None:
         """Mark `item_id` as the item on screen (None: nothing left to ask)."""
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             connection.execute(
                 update(sessions)
                 .where(sessions.c.id == session_id)
@@ -361,7 +256,7 @@ class InterviewStore:
             )
 
     def finish_session(self, session_id: str, at: datetime) -> None:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             connection.execute(
                 update(sessions)
                 .where(sessions.c.id == session_id, sessions.c.status == "open")
@@ -380,49 +275,53 @@ class InterviewStore:
         """The response, the running estimates it changed, the item's review card and the
         next item, in one transaction: a crash leaves all of them or none.
 
-        Raises InterviewStoreError when the position was answered already (a second tab)."""
+        Raises InterviewConflictError when the position was answered already (a second tab)."""
         at = response.answered_at
+
+        def work(session: Session) -> None:
+            connection = session.connection()
+            connection.execute(
+                insert(responses).values(
+                    session_id=response.session_id,
+                    item_id=response.item_id,
+                    topic=response.topic,
+                    position=response.position,
+                    response=response.response,
+                    score=response.score,
+                    passed=response.passed,
+                    seconds=response.seconds,
+                    feedback=response.feedback,
+                    answered_at=at,
+                )
+            )
+            if running:
+                connection.execute(
+                    insert(estimates),
+                    [
+                        {
+                            "session_id": e.session_id,
+                            "topic": e.topic,
+                            "theta": e.theta,
+                            "se": e.se,
+                            "n_items": e.n_items,
+                            "at": e.at,
+                        }
+                        for e in running
+                    ],
+                )
+            if card is not None:
+                _upsert_card(connection, card, at)
+            values: dict[str, Any] = {"current_item": next_item, "served_at": at}
+            if finished:
+                values.update(status="finished", finished_at=at, current_item=None)
+            connection.execute(
+                update(sessions).where(sessions.c.id == response.session_id).values(**values)
+            )
+
         try:
-            with self._begin() as connection:
-                connection.execute(
-                    insert(responses).values(
-                        session_id=response.session_id,
-                        item_id=response.item_id,
-                        topic=response.topic,
-                        position=response.position,
-                        response=response.response,
-                        score=response.score,
-                        passed=response.passed,
-                        seconds=response.seconds,
-                        feedback=response.feedback,
-                        answered_at=at,
-                    )
-                )
-                if running:
-                    connection.execute(
-                        insert(estimates),
-                        [
-                            {
-                                "session_id": e.session_id,
-                                "topic": e.topic,
-                                "theta": e.theta,
-                                "se": e.se,
-                                "n_items": e.n_items,
-                                "at": e.at,
-                            }
-                            for e in running
-                        ],
-                    )
-                if card is not None:
-                    _upsert_card(connection, card, at)
-                values: dict[str, Any] = {"current_item": next_item, "served_at": at}
-                if finished:
-                    values.update(status="finished", finished_at=at, current_item=None)
-                connection.execute(
-                    update(sessions).where(sessions.c.id == response.session_id).values(**values)
-                )
-        except IntegrityError:
-            raise InterviewStoreError(
+            self._db.retrying(work)
+        except InterviewConflictError:
+            raise InterviewConflictError(
                 f"item {response.position} of session {response.session_id} was answered "
                 "already (another tab?): reload the session"
             ) from None
@@ -434,7 +333,7 @@ class InterviewStore:
         a live session writes through `record_answer` instead."""
         if not rows:
             return
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             connection.execute(
                 insert(responses),
                 [
@@ -455,7 +354,7 @@ class InterviewStore:
             )
 
     def session_responses(self, session_id: str) -> list[ResponseRecord]:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(responses)
                 .where(responses.c.session_id == session_id)
@@ -475,18 +374,18 @@ class InterviewStore:
         )
         if exclude_session is not None:
             query = query.where(responses.c.session_id != exclude_session)
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             return [_response(r) for r in connection.execute(query)]
 
     def all_responses(self) -> list[ResponseRecord]:
         """Every stored answer of everyone (for calibration)."""
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(select(responses).order_by(responses.c.id))
             return [_response(r) for r in rows]
 
     def session_estimates(self, session_id: str) -> list[EstimateRecord]:
         """The running estimates of a session in the order they were made."""
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(estimates)
                 .where(estimates.c.session_id == session_id)
@@ -507,12 +406,14 @@ class InterviewStore:
     # -- review cards ------------------------------------------------------------------------
 
     def save_card(self, card: CardRecord, at: datetime) -> None:
-        with self._begin() as connection:
-            _ensure_user(connection, card.user, at)
-            _upsert_card(connection, card, at)
+        def work(session: Session) -> None:
+            _ensure_user(session.connection(), card.user, at)
+            _upsert_card(session.connection(), card, at)
+
+        self._db.retrying(work)
 
     def card(self, user: str, item_id: str) -> CardRecord | None:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             row = connection.execute(
                 select(cards).where(cards.c.user == user, cards.c.item_id == item_id)
             ).first()
@@ -520,7 +421,7 @@ class InterviewStore:
 
     def cards(self, user: str) -> list[CardRecord]:
         """The person's review cards, soonest due first."""
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(
                 select(cards).where(cards.c.user == user).order_by(cards.c.due, cards.c.item_id)
             )
@@ -530,7 +431,7 @@ class InterviewStore:
 
     def save_calibrations(self, fitted: Sequence[CalibrationRecord]) -> None:
         """Replace the stored parameters of these items."""
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             ids = [c.item_id for c in fitted]
             if ids:
                 connection.execute(calibrations.delete().where(calibrations.c.item_id.in_(ids)))
@@ -549,7 +450,7 @@ class InterviewStore:
                 )
 
     def calibrations(self) -> dict[str, CalibrationRecord]:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             rows = connection.execute(select(calibrations))
             return {
                 r.item_id: CalibrationRecord(
@@ -563,7 +464,7 @@ class InterviewStore:
             }
 
     def count_responses(self) -> int:
-        with self._begin() as connection:
+        with self._db.transaction() as connection:
             return connection.execute(select(func.count()).select_from(responses)).scalar_one()
 
 
@@ -575,7 +476,7 @@ def _ensure_user(connection: Connection, user: str, at: datetime) -> None:
 
 def _upsert_card(connection: Connection, card: CardRecord, at: datetime) -> None:
     # Writers of one person's card are serialised by the surrounding transaction (SQLite:
-    # BEGIN IMMEDIATE; PostgreSQL: the unique key makes a racing insert fail and retry).
+    # BEGIN IMMEDIATE; PostgreSQL: the key makes a racing insert fail, and the caller retries).
     done = connection.execute(
         update(cards)
         .where(cards.c.user == card.user, cards.c.item_id == card.item_id)
@@ -622,33 +523,3 @@ def _response(row: Any) -> ResponseRecord:
 
 def _card(row: Any) -> CardRecord:
     return CardRecord(user=row.user, item_id=row.item_id, card=row.card, due=row.due)
-
-
-def _serialise_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout and BEGIN IMMEDIATE: SQLite writers from several processes queue
-    instead of failing with 'database is locked' halfway through a transaction."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _reason(error: DBAPIError) -> str:
-    text = str(error.orig if error.orig is not None else error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from storage import IntegrityViolation, StorageError
 
-class StoreError(Exception):
+
+class StoreError(StorageError):
     """A history-store failure; the message says what to do."""
+
+
+class StoreConflictError(StoreError, IntegrityViolation):
+    """A write broke a constraint of the history store (another writer won the race)."""
 
 
 class UnknownCompetitionError(StoreError):

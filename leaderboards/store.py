@@ -4,22 +4,18 @@ PostgreSQL, migrated by Alembic; every method returns value objects from `record
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shlex
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from leaderboards.errors import StoreError, UnknownCompetitionError
+from leaderboards.errors import StoreConflictError, StoreError, UnknownCompetitionError
 from leaderboards.models import Competition, Entry, Run, Snapshot, Submission, utcnow
 from leaderboards.records import (
     CompetitionRecord,
@@ -33,8 +29,8 @@ from leaderboards.records import (
     SubmissionRecord,
     parse_score,
 )
+from storage import DatabaseStore, StoreSpec
 
-T = TypeVar("T")
 R = TypeVar("R")
 MIGRATIONS = Path(__file__).with_name("migrations")
 BOARDS = ("public", "private")
@@ -42,133 +38,21 @@ HOST_STATUS = {"COMPLETE": "complete", "ERROR": "error", "PENDING": "pending"}
 UNSENT = ("uploading", "upload_failed")
 # An "uploading" row younger than this may be a submit still in flight in another process.
 IN_FLIGHT = timedelta(minutes=10)
-_PG_MIGRATION_LOCK = 0x636F6D70  # "comp"
+SPEC = StoreSpec(
+    name="history store",
+    setting="COMPETE_DATABASE_URL",
+    error=StoreError,
+    conflict=StoreConflictError,
+    migrations=MIGRATIONS,
+    rebuild="run `compete sync NAME` for each competition to rebuild its submissions and "
+    "leaderboards from the host",
+)
 
 
-class Store:
+class Store(DatabaseStore):
     """Open with `Store.open(url)`; one instance per process, closed with `close()`."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._shown = engine.url.render_as_string(hide_password=True)
-
-    # -- opening -----------------------------------------------------------------------------
-
-    @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and migrate to the newest schema; SQLite files get their folder made."""
-        shown = _safe_url(url)
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise StoreError(
-                f"{shown!r} is not a database URL: use sqlite:///PATH or "
-                "postgresql+psycopg://USER@HOST/DB (COMPETE_DATABASE_URL)"
-            ) from None
-        if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None:
-            # A bare postgresql:// (as Optuna's --storage takes it) means psycopg 3 here.
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            # SQLite does not expand "~"; the folder is made here so a first run just works.
-            path = Path(parsed.database).expanduser()
-            parsed = parsed.set(database=str(path))
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise StoreError(
-                    f"cannot open the history store at {shown}: cannot make the folder "
-                    f"{path.parent}: {error.strerror or error}; check COMPETE_DATABASE_URL"
-                ) from None
-        try:
-            # pre-ping: a long-lived process survives a server restart between two calls
-            engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
-        except (ArgumentError, ImportError) as error:
-            hint = (
-                "install the postgres extra: pip install 'compete[postgres]'"
-                if parsed.get_backend_name() == "postgresql"
-                else "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-            )
-            raise StoreError(
-                f"cannot use the history store at {shown}: {error}; {hint} (COMPETE_DATABASE_URL)"
-            ) from None
-        if engine.dialect.name == "sqlite":
-            _serialise_sqlite(engine)
-        store = cls(engine)
-        try:
-            store._migrate()
-        except DBAPIError as error:
-            engine.dispose()
-            raise StoreError(
-                f"cannot open the history store at {shown}: {_reason(error)}; "
-                "check COMPETE_DATABASE_URL"
-            ) from None
-        except BaseException:
-            engine.dispose()
-            raise
-        return store
-
-    def _migrate(self) -> None:
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        scripts = ScriptDirectory.from_config(config)
-        head = scripts.get_current_head()
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Two processes opening an empty database must not both create the tables.
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-            current = MigrationContext.configure(connection).get_current_revision()
-            if current == head:
-                return
-            if current is not None and current not in {
-                s.revision for s in scripts.walk_revisions()
-            }:
-                raise StoreError(
-                    f"the history store at {self._shown} has schema revision {current!r}, "
-                    f"newer than this compete knows (head {head!r}): upgrade compete, or point "
-                    "COMPETE_DATABASE_URL at another database"
-                )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except IntegrityError:
-            raise  # a concurrent writer won: `_retrying` runs the work again
-        except DBAPIError as error:
-            raise StoreError(
-                f"the history store at {self._shown} failed: {_reason(error)}; check that the "
-                "database is reachable (COMPETE_DATABASE_URL) and try again"
-            ) from error
-
-    def _retrying(self, work: Callable[[Session], T], attempts: int = 5) -> T:
-        """Run `work` in one transaction; when a concurrent writer won a unique constraint,
-        run it again: every writer here is idempotent, so the second pass finds the row."""
-        for attempt in range(attempts):
-            try:
-                with self._session() as session:
-                    return work(session)
-            except IntegrityError:
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
+    spec = SPEC
 
     # -- competitions ------------------------------------------------------------------------
 
@@ -196,14 +80,14 @@ class Store:
             session.flush()
             return _competition(row)
 
-        return self._retrying(work)
+        return self._db.retrying(work)
 
     def get_competition(self, name: str, *, host: str) -> CompetitionRecord:
-        with self._session() as session:
+        with self._db.session() as session:
             return _competition(_find(session, name, host))
 
     def list_competitions(self) -> list[CompetitionRecord]:
-        with self._session() as session:
+        with self._db.session() as session:
             rows = session.scalars(select(Competition).order_by(Competition.created_at))
             return [_competition(r) for r in rows]
 
@@ -225,7 +109,7 @@ class Store:
         started_at: datetime,
         finished_at: datetime | None,
     ) -> RunRecord:
-        with self._session() as session:
+        with self._db.session() as session:
             parent = _find(session, competition, host)
             row = Run(
                 competition_id=parent.id,
@@ -259,7 +143,7 @@ class Store:
         cv_score: float | None = None,
     ) -> SubmissionRecord:
         """The row is committed here, before the upload: a crash cannot lose the attempt."""
-        with self._session() as session:
+        with self._db.session() as session:
             parent = _find(session, competition, host)
             now = utcnow()
             row = Submission(
@@ -294,14 +178,14 @@ class Store:
         return self._update_submission(submission_id, status="upload_failed", error=error)
 
     def get_submission(self, submission_id: int) -> SubmissionRecord:
-        with self._session() as session:
+        with self._db.session() as session:
             row = session.get(Submission, submission_id)
             if row is None:
                 raise StoreError(f"no submission #{submission_id} in the history store")
             return _submission(row, session.get(Competition, row.competition_id).name)
 
     def _update_submission(self, submission_id: int, **values: Any) -> SubmissionRecord:
-        with self._session() as session:
+        with self._db.session() as session:
             row = session.get(Submission, submission_id)
             if row is None:
                 raise StoreError(f"no submission #{submission_id} in the history store")
@@ -362,7 +246,7 @@ class Store:
             session.flush()
             return ReconcileResult(updated=updated, added=added, linked=linked, lost=lost)
 
-        return self._retrying(work)
+        return self._db.retrying(work)
 
     # -- leaderboard snapshots ---------------------------------------------------------------
 
@@ -421,10 +305,10 @@ class Store:
             session.flush()
             return _snapshot(row, competition, tuple(ranked))
 
-        return self._retrying(work)
+        return self._db.retrying(work)
 
     def snapshot_entries(self, snapshot_id: int) -> list[RankedEntry]:
-        with self._session() as session:
+        with self._db.session() as session:
             rows = session.scalars(
                 select(Entry).where(Entry.snapshot_id == snapshot_id).order_by(Entry.rank, Entry.id)
             )
@@ -434,7 +318,7 @@ class Store:
 
     def history(self, competition: str, *, host: str) -> History:
         """Everything kept about one competition, oldest first."""
-        with self._session() as session:
+        with self._db.session() as session:
             parent = _find(session, competition, host)
             subs = session.scalars(
                 select(Submission)
@@ -465,7 +349,7 @@ class Store:
             "leaderboard_snapshots": Snapshot,
             "leaderboard_entries": Entry,
         }[table]
-        with self._session() as session:
+        with self._db.session() as session:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -557,37 +441,6 @@ def _find(session: Session, name: str, host: str, *, lock: bool = False) -> Comp
             f"run `compete sync {name}` (or submit to it) first"
         )
     return row
-
-
-def _serialise_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout and BEGIN IMMEDIATE: SQLite writers from several processes queue
-    instead of failing with 'database is locked' halfway through a transaction."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _reason(error: DBAPIError) -> str:
-    """The driver's own first line ("connection refused", "file is not a database")."""
-    text = str(error.orig if error.orig is not None else error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
 
 
 def _record(kind: type[R], row: Any, **extra: Any) -> R:

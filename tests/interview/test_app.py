@@ -8,6 +8,7 @@ import json
 import socket
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,29 @@ def test_a_reload_resumes_the_same_item_and_only_for_its_owner(store, bank):
     done = screens.finish(first.session_id)
     assert done.stage == "report" and done.report is not None
     assert "## Report for erin" in report_markdown(done.report, bank)
+
+
+def test_an_item_answered_in_another_tab_reloads_the_current_one(store, bank):
+    class OtherTabMeanwhile(Grader):
+        """While this tab grades, another tab answers the same item and wins."""
+
+        other_tab: Callable[[], object] | None = None
+
+        def grade(self, item, response):
+            if self.other_tab is not None:
+                other_tab, self.other_tab = self.other_tab, None
+                other_tab()
+            return super().grade(item, response)
+
+    config = SessionConfig(max_items=3, min_items=3)
+    grader = OtherTabMeanwhile()
+    first = InterviewScreens(store, bank, grader, config).start("gina", ["adapters"])
+    other = InterviewScreens(store, bank, Grader(), config)
+    grader.other_tab = lambda: other.answer(first.session_id, choice="0")
+    screen = InterviewScreens(store, bank, grader, config).answer(first.session_id, choice="1")
+    assert screen.message == "That item was answered in another tab; here is the current one."
+    assert [r.response for r in store.session_responses(first.session_id)] == ["0"]
+    assert screen.item is not None and screen.item != first.item
 
 
 def test_authenticated_users_are_their_login_name(store, bank):

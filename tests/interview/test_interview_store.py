@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +13,7 @@ from interview.store import (
     CalibrationRecord,
     CardRecord,
     EstimateRecord,
+    InterviewConflictError,
     InterviewStore,
     InterviewStoreError,
     ResponseRecord,
@@ -76,8 +80,9 @@ def test_sessions_answers_estimates_and_cards_round_trip(url):
         assert answer.answered_at.tzinfo is not None
         assert store.session_estimates("s1")[0].theta == 0.4
         assert store.card("ana", "i1").due == later + timedelta(days=2)
-        # a second answer at the same position (two tabs) is refused and changes nothing
-        with pytest.raises(InterviewStoreError, match="answered already"):
+        # a second answer at the same position (two tabs) is refused and changes nothing;
+        # the app tells it from other failures by the store's conflict error
+        with pytest.raises(InterviewConflictError, match="answered already"):
             store.record_answer(
                 _response(1, "i2", 0.0),
                 [EstimateRecord("s1", "t1", -1.0, 0.8, 1, later)],
@@ -150,3 +155,67 @@ def test_errors_say_what_to_do(tmp_path):
         pytest.raises(InterviewStoreError, match="start a new one"),
     ):
         store.get_session("missing")
+
+
+@pytest.mark.postgres
+def test_a_new_persons_first_session_survives_a_racing_writer(postgres_url):
+    """Another process inserts the same new person between our look-up and our insert: the
+    store retries, and the second pass finds the person instead of failing."""
+    import psycopg
+
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with (
+        InterviewStore.open(postgres_url) as store,
+        psycopg.connect(dsn) as rival,
+        psycopg.connect(dsn, autocommit=True) as watcher,
+    ):
+        rival.execute(
+            "INSERT INTO interview_users (name, created_at) VALUES ('zoe', now())"
+        )  # not committed yet: our insert of zoe will wait on it
+        failures: list[BaseException] = []
+
+        def create() -> None:
+            try:
+                store.create_session(_session("z1", user="zoe"))
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        worker = threading.Thread(target=create)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(watcher) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rival.commit()  # the rival wins; our waiting insert now breaks the unique key
+        worker.join(timeout=30)
+        assert failures == []
+        assert store.get_session("z1").user == "zoe"
+
+
+def _waiting_on_a_lock(watcher) -> bool:
+    waiting = watcher.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database()"
+    ).fetchone()[0]
+    return waiting > 0
+
+
+def test_a_damaged_or_read_only_file_names_the_interview_store(tmp_path, read_only):
+    damaged = tmp_path / "damaged.sqlite"
+    InterviewStore.open(f"sqlite:///{damaged}").close()
+    with sqlite3.connect(damaged) as connection:
+        (root,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'interview_sessions'"
+        ).fetchone()
+    connection.close()
+    with damaged.open("r+b") as handle:
+        handle.seek((root - 1) * 4096)
+        handle.write(b"\xff" * 4096)
+    with pytest.raises(InterviewStoreError, match="interview store file .* is damaged.*afresh"):
+        InterviewStore.open(f"sqlite:///{damaged}")
+    locked = tmp_path / "locked.sqlite"
+    InterviewStore.open(f"sqlite:///{locked}").close()
+    read_only(locked)
+    with pytest.raises(
+        InterviewStoreError, match="read-only: .*COMPETE_INTERVIEW_DATABASE_URL elsewhere"
+    ):
+        InterviewStore.open(f"sqlite:///{locked}")

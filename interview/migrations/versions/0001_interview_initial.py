@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from interview.store import UTCDateTime
+from storage import UTCDateTime
 
 revision = "interview_0001"
 down_revision = None
