@@ -158,3 +158,28 @@ def test_the_order_is_a_stable_permutation_independent_of_the_hash_seed():
     # every option leads about as often as the others over many sessions
     firsts = [option_order(seed, "an-item", 4)[0] for seed in range(4000)]
     assert all(850 <= firsts.count(k) <= 1150 for k in range(4))
+
+
+def test_the_app_shows_the_sessions_order_and_nothing_that_marks_the_answer(store, bank):
+    import dataclasses
+    import json
+
+    from interview.app import InterviewScreens
+
+    every = len(bank.items)
+    screens = InterviewScreens(
+        store, bank, Grader(), SessionConfig(max_items=every, min_items=every, se_target=0.0)
+    )
+    screen = screens.start("app-user")
+    session = InterviewSession.resume(store, bank, Grader(), screen.session_id)
+    for _ in range(6):
+        item = bank.item(screen.item.id)
+        assert screen.item == session.current()  # the order the session keeps
+        sent = json.dumps(dataclasses.asdict(screen), default=str)
+        assert " ".join(item.explanation.split())[:60] not in " ".join(sent.split())
+        assert '"answer"' not in sent
+        # the browser sends the position shown; the store gets the bank's index
+        screen = screens.answer(screen.session_id, choice="2")
+        stored = store.session_responses(screen.session_id)[-1]
+        assert stored.response == str(item.options.index(session.current().options[2]))
+        session = InterviewSession.resume(store, bank, Grader(), screen.session_id)
