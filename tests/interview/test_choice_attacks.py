@@ -183,3 +183,42 @@ def test_the_app_shows_the_sessions_order_and_nothing_that_marks_the_answer(stor
         stored = store.session_responses(screen.session_id)[-1]
         assert stored.response == str(item.options.index(session.current().options[2]))
         session = InterviewSession.resume(store, bank, Grader(), screen.session_id)
+
+
+def test_the_review_command_maps_the_number_typed_to_the_option_shown(tmp_path):
+    """`compete interview review` prints the options in the session's order; the number typed
+    is graded as the option printed beside it."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from compete.cli import app
+
+    folder = Path(__file__).with_name("app_bank")
+    small = load_bank(folder)
+    then = NOW - timedelta(days=30)
+    with InterviewStore.open(f"sqlite:///{tmp_path / 'interview.sqlite'}") as store:
+        first = InterviewSession.start(
+            store, small, Grader(), user="ida", topics=["adapters"],
+            config=SessionConfig(max_items=3, min_items=3), seed=3, now=then,
+        )  # fmt: skip
+        while first.current() is not None:
+            first.skip(now=then)
+    typed = ["1", "2", "3"]
+    result = CliRunner().invoke(
+        app,
+        ["--home", str(tmp_path), "interview", "review", "--user", "ida", "--bank", str(folder)],
+        input="\n".join(typed) + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    with InterviewStore.open(f"sqlite:///{tmp_path / 'interview.sqlite'}") as store:
+        rows = [r for r in store.user_responses("ida") if r.session_id != first.id]
+    assert len(rows) == 3 and len({r.session_id for r in rows}) == 1
+    for number, row in zip(typed, rows, strict=True):
+        item = small.item(row.item_id)
+        shown = row.feedback["shown_order"]
+        picked = shown[int(number) - 1]
+        assert row.response == str(picked)
+        assert row.score == (1.0 if picked == item.answer else 0.0)
+        printed = [item.options[k] for k in shown]
+        assert f"{number}. {printed[int(number) - 1][:40]}" in " ".join(result.output.split())
