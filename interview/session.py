@@ -62,7 +62,8 @@ class SessionConfig:
 
 @dataclass(frozen=True)
 class ItemView:
-    """What the UI may show: never the answer, rubric, reference or hidden tests."""
+    """What the UI may show: never the answer, rubric, reference or hidden tests. A choice
+    item's options come in this session's order (see `interview.grading.option_order`)."""
 
     id: str
     topic: str
