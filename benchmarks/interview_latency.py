@@ -19,7 +19,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def main(code_items: int = 6, repeats: int = 3, seed: int = 0) -> dict[str, dict[str, float]]:
     from interview.bank import load_bank
-    from interview.grading import Grader, choice_index, option_order
+    from interview.choice import option_order, shown_choice
+    from interview.grading import Grader
 
     bank = load_bank()
     grader = Grader()
@@ -34,7 +35,7 @@ def main(code_items: int = 6, repeats: int = 3, seed: int = 0) -> dict[str, dict
             order = option_order(seed, item.id, len(item.options))
             for _ in range(repeats):
                 started = time.perf_counter()
-                grader.grade(item, choice_index(item, order.index(item.answer), order))
+                grader.grade(item, shown_choice(item, order.index(item.answer), order))
                 samples["choice"].append(time.perf_counter() - started)
         elif item.kind == "free_text":
             for answer in [item.rubric.model_answer, *item.rubric.wrong_answers]:

@@ -14,7 +14,6 @@ score = found weight / total weight - penalties, clipped to [0, 1].
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import time
@@ -25,7 +24,7 @@ from interview.errors import GradingError
 from interview.sandbox import SandboxLimits, TestOutcome, run_code
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
 
     import numpy as np
 
@@ -210,32 +209,16 @@ def score_free_text(
     return FreeTextScore(score, tuple(found), tuple(missed), tuple(wrong), similarity)
 
 
-def option_order(seed: int, item_id: str, n_options: int) -> tuple[int, ...]:
-    """The order a session shows an item's options in: position k shows option `order[k]`.
-
-    Each option's rank is the BLAKE2 digest of (seed, item id, option index), so the order is
-    the same on every reload, machine and Python version (unlike the salted `hash()`), and
-    differs between sessions and between items of one session."""
-
-    def rank(index: int) -> bytes:
-        return hashlib.blake2b(f"{seed}\x1f{item_id}\x1f{index}".encode(), digest_size=16).digest()
-
-    return tuple(sorted(range(n_options), key=rank))
-
-
-def choice_index(item: Item, response: str | int, order: Sequence[int] | None = None) -> int | None:
-    """The option a response picks, as its index in the bank: a position among the options as
-    shown (int or digits; `order` is the order shown, the bank's order when None) or the
-    option's text."""
-    shown = range(len(item.options)) if order is None else order
+def choice_index(item: Item, response: str | int) -> int | None:
+    """The option a response picks: an index (int or digits) or the option's text."""
     if isinstance(response, bool):
         return None
     if isinstance(response, int):
-        return shown[response] if 0 <= response < len(shown) else None
+        return response if 0 <= response < len(item.options) else None
     text = str(response).strip()
     if text.lstrip("-").isdigit():
         index = int(text)
-        return shown[index] if 0 <= index < len(shown) else None
+        return index if 0 <= index < len(item.options) else None
     normal = " ".join(text.split()).casefold()
     for index, option in enumerate(item.options):
         if " ".join(option.split()).casefold() == normal:

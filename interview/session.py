@@ -26,8 +26,8 @@ from interview.ability import (
     should_stop,
 )
 from interview.bank import Bank, Item
+from interview.choice import option_order, shown_choice
 from interview.errors import InterviewError
-from interview.grading import choice_index, option_order
 from interview.review import make_scheduler, review
 from interview.store import (
     CardRecord,
@@ -63,7 +63,7 @@ class SessionConfig:
 @dataclass(frozen=True)
 class ItemView:
     """What the UI may show: never the answer, rubric, reference or hidden tests. A choice
-    item's options come in this session's order (see `interview.grading.option_order`)."""
+    item's options come in this session's order (see `interview.choice.option_order`)."""
 
     id: str
     topic: str
@@ -281,7 +281,7 @@ class InterviewSession:
         feedback: dict[str, Any] = {}
         if item.kind == "choice":
             order = self._order(item)
-            index = choice_index(item, response, order)
+            index = shown_choice(item, response, order)
             feedback = {"shown_order": list(order)}
             response = response if index is None else index
         grade = self._grader.grade(item, response)

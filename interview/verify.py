@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -73,7 +72,7 @@ class ChoiceCues:
         )
 
 
-def choice_cues(items: Sequence[Item]) -> ChoiceCues:
+def choice_cues(items: list[Item]) -> ChoiceCues:
     """Measure the blind rules of ChoiceCues over the choice items among `items`."""
     longest, shortest = [], []
     by_position: dict[int, list[str]] = {}

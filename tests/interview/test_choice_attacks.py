@@ -16,7 +16,8 @@ from itertools import combinations
 import pytest
 
 from interview.bank import Bank, Item, load_bank
-from interview.grading import Grader, option_order
+from interview.choice import option_order, shown_choice
+from interview.grading import Grader
 from interview.session import InterviewSession, ItemView, SessionConfig
 from interview.store import InterviewStore
 
@@ -147,7 +148,7 @@ def test_the_order_is_a_stable_permutation_independent_of_the_hash_seed():
     assert option_order(1, "fm-rope-on-values", 4) == order
     # the same in a fresh interpreter with another salt for str hashes
     script = (
-        "from interview.grading import option_order;print(option_order(1, 'fm-rope-on-values', 4))"
+        "from interview.choice import option_order;print(option_order(1, 'fm-rope-on-values', 4))"
     )
     for salt in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": salt}
@@ -222,3 +223,14 @@ def test_the_review_command_maps_the_number_typed_to_the_option_shown(tmp_path):
         assert row.score == (1.0 if picked == item.answer else 0.0)
         printed = [item.options[k] for k in shown]
         assert f"{number}. {printed[int(number) - 1][:40]}" in " ".join(result.output.split())
+
+
+def test_a_position_shown_maps_back_to_the_banks_option_and_text_ignores_the_order(bank):
+    item = bank.item("mask-after-softmax-symptom")
+    shown = (3, 0, 2, 1)
+    assert [shown_choice(item, k, shown) for k in range(4)] == [3, 0, 2, 1]
+    assert shown_choice(item, " 1 ", shown) == 0 and shown_choice(item, 4, shown) is None
+    assert shown_choice(item, "-1", shown) is None and shown_choice(item, True, shown) is None
+    right = item.options[item.answer]
+    assert shown_choice(item, "  " + right.upper(), shown) == item.answer
+    assert shown_choice(item, "nonsense", shown) is None
