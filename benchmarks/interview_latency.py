@@ -17,8 +17,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main(code_items: int = 6, repeats: int = 3) -> dict[str, dict[str, float]]:
+def main(code_items: int = 6, repeats: int = 3, seed: int = 0) -> dict[str, dict[str, float]]:
     from interview.bank import load_bank
+    from interview.choice import option_order, shown_choice
     from interview.grading import Grader
 
     bank = load_bank()
@@ -30,8 +31,12 @@ def main(code_items: int = 6, repeats: int = 3) -> dict[str, dict[str, float]]:
     code_seen = 0
     for item in bank.items.values():
         if item.kind == "choice":
+            # as a session grades it: the position shown mapped back through the shown order
+            order = option_order(seed, item.id, len(item.options))
             for _ in range(repeats):
-                samples["choice"].append(grader.grade(item, item.answer).seconds)
+                started = time.perf_counter()
+                grader.grade(item, shown_choice(item, order.index(item.answer), order))
+                samples["choice"].append(time.perf_counter() - started)
         elif item.kind == "free_text":
             for answer in [item.rubric.model_answer, *item.rubric.wrong_answers]:
                 samples["free_text"].append(grader.grade(item, answer).seconds)

@@ -140,8 +140,9 @@ class InterviewScreens:
         code: str | None = None,
         user: str | None = None,
     ) -> Screen:
-        """Grade the answer to the item on screen: `choice` (an option's index) for a choice
-        item, `text` for free text, `code` for a code item; the others are ignored."""
+        """Grade the answer to the item on screen: `choice` (an option's position as shown,
+        which the session maps back to the bank's option) for a choice item, `text` for free
+        text, `code` for a code item; the others are ignored."""
         session, problem = self._open_session(session_id, user)
         if session is None:
             return problem

@@ -32,6 +32,7 @@ from interview.ability import (
     topic_evidence,
 )
 from interview.bank import Bank, Item
+from interview.choice import option_order, shown_choice
 from interview.errors import InterviewError
 from interview.review import make_scheduler, review
 from interview.store import (
@@ -70,7 +71,8 @@ class SessionConfig:
 
 @dataclass(frozen=True)
 class ItemView:
-    """What the UI may show: never the answer, rubric, reference or hidden tests."""
+    """What the UI may show: never the answer, rubric, reference or hidden tests. A choice
+    item's options come in this session's order (see `interview.choice.option_order`)."""
 
     id: str
     topic: str
@@ -272,7 +274,7 @@ class InterviewSession:
             kind=item.kind,
             level=item.level,
             prompt=item.prompt,
-            options=tuple(item.options),
+            options=tuple(item.options[i] for i in self._order(item)),
             starter=item.code.starter if item.code else "",
             context=dict(item.code.context) if item.code else {},
             number=len(self._answers) + 1,
@@ -294,15 +296,24 @@ class InterviewSession:
         self, response: str | int, *, seconds: float | None = None, now: datetime | None = None
     ) -> Grade:
         """Grade the answer to the current item, store it with the updated estimates and the
-        item's review card in one transaction, and move to the next item."""
+        item's review card in one transaction, and move to the next item. A choice item is
+        answered with the option's position as shown (`current().options`) or its text; the
+        stored response is the option's index in the bank, and the feedback keeps the order
+        shown."""
         item = self._on_screen()
+        feedback: dict[str, Any] = {}
+        if item.kind == "choice":
+            order = self._order(item)
+            index = shown_choice(item, response, order)
+            feedback = {"shown_order": list(order)}
+            response = response if index is None else index
         grade = self._grader.grade(item, response)
         self._record_answer(
             item,
             response=str(response),
             score=float(grade.score),
             passed=bool(grade.passed),
-            feedback=_grade_json(grade),
+            feedback={**_grade_json(grade), **feedback},
             seconds=seconds,
             now=now,
         )
@@ -356,6 +367,10 @@ class InterviewSession:
         )
 
     # -- inside ------------------------------------------------------------------------------
+
+    def _order(self, item: Item) -> tuple[int, ...]:
+        """The order this session shows a choice item's options in (the same on a resume)."""
+        return option_order(self._record.seed, item.id, len(item.options))
 
     def _on_screen(self) -> Item:
         if self.finished:

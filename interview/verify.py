@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from interview.bank import Bank, Item
 from interview.grading import Grader
@@ -24,12 +24,83 @@ class ItemCheck:
         return not self.problems
 
 
+# A cue that finds the right option of more than this share of the choice items gives answers
+# away to a candidate who knows nothing (always the longest, always the first in the file).
+MAX_CUE_SHARE = 0.4
+# Below this many choice items a share says nothing (two items are 50 % each).
+MIN_ITEMS_FOR_CUES = 5
+
+
+@dataclass(frozen=True)
+class ChoiceCues:
+    """How often a blind rule finds the right option over the bank's choice items: it is the
+    longest option, the shortest, or at a given position of the file (`positions[k]` items
+    have `answer: k`). Ties count for the rule."""
+
+    items: int
+    longest: tuple[str, ...]
+    shortest: tuple[str, ...]
+    positions: dict[int, tuple[str, ...]]
+
+    def problems(self) -> dict[str, list[str]]:
+        """Item id -> what gives its answer away, for each cue above MAX_CUE_SHARE."""
+        found: dict[str, list[str]] = {}
+        if self.items < MIN_ITEMS_FOR_CUES:
+            return found
+        cues = [
+            ("the right option is the longest", self.longest),
+            ("the right option is the shortest", self.shortest),
+            *((f"the right option is option {k}", ids) for k, ids in self.positions.items()),
+        ]
+        for cue, ids in cues:
+            if len(ids) > MAX_CUE_SHARE * self.items:
+                note = (
+                    f"{cue}, as in {len(ids)}/{self.items} choice items (more than "
+                    f"{MAX_CUE_SHARE:.0%} gives answers away: vary lengths and positions)"
+                )
+                for item_id in ids:
+                    found.setdefault(item_id, []).append(note)
+        return found
+
+    def describe(self) -> str:
+        position, at = max(self.positions.items(), key=lambda p: len(p[1]), default=(0, ()))
+        return (
+            f"choice cues over {self.items} items: right option longest in {len(self.longest)}, "
+            f"shortest in {len(self.shortest)}, most often option {position} ({len(at)}); "
+            f"each must stay at or below {MAX_CUE_SHARE:.0%}"
+            + ("" if self.items >= MIN_ITEMS_FOR_CUES else " (too few items to judge)")
+        )
+
+
+def choice_cues(items: list[Item]) -> ChoiceCues:
+    """Measure the blind rules of ChoiceCues over the choice items among `items`."""
+    longest, shortest = [], []
+    by_position: dict[int, list[str]] = {}
+    choice = [item for item in items if item.kind == "choice"]
+    for item in choice:
+        lengths = [len(" ".join(o.split())) for o in item.options]
+        right = lengths[item.answer]
+        others = lengths[: item.answer] + lengths[item.answer + 1 :]
+        if right >= max(others):
+            longest.append(item.id)
+        if right <= min(others):
+            shortest.append(item.id)
+        by_position.setdefault(item.answer, []).append(item.id)
+    return ChoiceCues(
+        items=len(choice),
+        longest=tuple(longest),
+        shortest=tuple(shortest),
+        positions={k: tuple(by_position[k]) for k in sorted(by_position)},
+    )
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     checks: tuple[ItemCheck, ...]
     # Free text: the smallest (model score - pass mark) and the largest (wrong score - pass mark).
     model_margin: float | None
     wrong_margin: float | None
+    cues: ChoiceCues | None = None
 
     @property
     def ok(self) -> bool:
@@ -57,6 +128,8 @@ class VerifyReport:
             f"{counts['ok']}/{counts['items']} items ok, {counts['problems']} with problems "
             f"({', '.join(f'{k} {counts.get(k, 0)}' for k in ('choice', 'free_text', 'code'))})"
         )
+        if self.cues is not None and self.cues.items:
+            lines.append(self.cues.describe())
         if self.model_margin is not None:
             lines.append(
                 f"free-text margins: weakest model answer {self.model_margin:+.2f} above its "
@@ -153,6 +226,13 @@ def verify_bank(
             results[item.id] = check
             model_margins.append(model_margin)
             wrong_margins.append(wrong_margin)
+    # Cues are a property of the whole bank, so they are measured on every choice item even
+    # when only some are checked; each item that a cue gives away carries the problem.
+    cues = choice_cues(list(bank.items.values()))
+    for item_id, notes in cues.problems().items():
+        if item_id in results:
+            check = results[item_id]
+            results[item_id] = replace(check, problems=check.problems + tuple(notes))
     code_items = [item for item in items if item.kind == "code"]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for check in pool.map(lambda item: check_code(item, grader), code_items):
@@ -161,4 +241,5 @@ def verify_bank(
         checks=tuple(results[item.id] for item in items),
         model_margin=min(model_margins) if model_margins else None,
         wrong_margin=max(wrong_margins) if wrong_margins else None,
+        cues=cues,
     )

@@ -31,9 +31,10 @@ def test_the_constructor_loads_nothing():
 
 def test_choice_accepts_an_index_digits_or_the_option_text(bank, grader):
     item = bank.item("mask-after-softmax-symptom")
-    assert grader.grade(item, 0).passed and grader.grade(item, "0").passed
-    assert grader.grade(item, "  " + item.options[0].upper() + " ").score == 1.0
-    wrong = grader.grade(item, 2)
+    right = item.answer
+    assert grader.grade(item, right).passed and grader.grade(item, str(right)).passed
+    assert grader.grade(item, "  " + item.options[right].upper() + " ").score == 1.0
+    wrong = grader.grade(item, (right + 1) % 4)
     assert wrong.score == 0.0 and not wrong.passed and wrong.kind == "choice"
     assert choice_index(item, 9) is None and choice_index(item, "nonsense") is None
     assert "No option matched" in grader.grade(item, "nonsense").feedback

@@ -47,8 +47,9 @@ def home(tmp_path_factory) -> Path:
             now=then,
         )
         while (view := session.current()) is not None:
-            right = bank.items[view.id].answer
-            session.answer(right if view.number != 2 else (right + 1) % 3, now=then)
+            item = bank.items[view.id]  # answered by text: options are shown shuffled
+            pick = item.answer if view.number != 2 else (item.answer + 1) % 3
+            session.answer(item.options[pick], now=then)
     return home
 
 

@@ -65,7 +65,9 @@ def knows_up_to(bank: Bank, b_max: float):
     """A scripted candidate: right on every item easier than b_max, wrong otherwise."""
 
     def respond(view: ItemView) -> int:
-        return 0 if bank.item(view.id).parameters.b < b_max else 1
+        # options are shown shuffled: answer with the position of the right one as shown
+        right = view.options.index("right")
+        return right if bank.item(view.id).parameters.b < b_max else (right + 1) % 3
 
     return respond
 
@@ -189,7 +191,7 @@ def test_review_mode_serves_only_due_items(store, bank):
     served = []
     while not review.finished:
         served.append(review.current().id)
-        review.answer(0, now=tomorrow + timedelta(minutes=len(served)))
+        review.answer("right", now=tomorrow + timedelta(minutes=len(served)))
     assert set(served) == missed and len(served) == len(missed)
     # answered right now, they are pushed out past tomorrow's queue
     again = InterviewSession.start(
