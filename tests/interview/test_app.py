@@ -229,7 +229,9 @@ def test_an_item_answered_in_another_tab_reloads_the_current_one(store, bank):
     grader.other_tab = lambda: other.answer(first.session_id, choice="0")
     screen = InterviewScreens(store, bank, grader, config).answer(first.session_id, choice="1")
     assert screen.message == "That item was answered in another tab; here is the current one."
-    assert [r.response for r in store.session_responses(first.session_id)] == ["0"]
+    # the other tab's answer is stored as the bank's index of the option it saw first
+    seen_first = bank.item(first.item.id).options.index(first.item.options[0])
+    assert [r.response for r in store.session_responses(first.session_id)] == [str(seen_first)]
     assert screen.item is not None and screen.item != first.item
 
 

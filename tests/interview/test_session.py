@@ -307,7 +307,7 @@ def test_propose_focus_picks_the_weakest_and_the_least_measured(store):
     assert propose_focus(store, bank, "ana") == ["masks", "numerics"]
     # right on masks and norms, wrong on numerics, never asked about caches
     config = SessionConfig(max_items=18, min_items=18)
-    answers = {"masks": 0, "norms": 0, "numerics": 1}
+    answers = {"masks": "right", "norms": "right", "numerics": "wrong"}
     for topic, choice in answers.items():
         session = InterviewSession.start(
             store, bank, Grader(), user="ana", topics=[topic], config=config, now=NOW
@@ -328,7 +328,7 @@ def test_not_enough_evidence_yet_until_the_se_is_small(store, bank):
     session = InterviewSession.start(store, bank, Grader(), user="ana", seed=1, now=NOW)
     assert all(e.band == NOT_ENOUGH for e in session.estimates().values())
     for k in range(3):  # three right answers: a high theta, but still a wide SE
-        session.answer(0, now=NOW + timedelta(minutes=k + 1))
+        session.answer("right", now=NOW + timedelta(minutes=k + 1))
     report = session.report()
     assert all(e.band == NOT_ENOUGH and e.se >= USEFUL_SE for e in report.abilities)
     assert report.overall.describe().startswith("not enough evidence yet")
