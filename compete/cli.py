@@ -41,7 +41,8 @@ class _Compete(TyperGroup):
                 # Standalone, Click answers its own errors (bad flags: exit 2) and --help.
                 return super().main(*args, **kwargs)
             except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
-                if invocation.current().debug:
+                # Not standalone: the caller wants the exception itself.
+                if invocation.current().debug or not kwargs.get("standalone_mode", True):
                     raise
                 err.print(f"[red]error:[/red] {_one_line(error)}", highlight=False, soft_wrap=True)
                 sys.exit(_exit_code(error))
