@@ -748,10 +748,10 @@ def _exit_code(error: Exception) -> int:
     if isinstance(error, CompeteError):
         return error.exit_code
     # Only these two packages' bad-input errors; both modules are light to import.
-    from leaderboards.errors import ImportFormatError
+    from leaderboards.errors import InputError
     from pipelines.errors import DataError
 
-    return 2 if isinstance(error, DataError | ImportFormatError) else 1
+    return 2 if isinstance(error, DataError | InputError) else 1
 
 
 def _one_line(error: Exception) -> str:

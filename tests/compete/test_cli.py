@@ -212,6 +212,15 @@ def test_import_of_a_bad_file_is_bad_input(tmp_path):
     assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
+def test_a_chart_name_of_the_wrong_kind_is_bad_input(tmp_path):
+    archive, submissions = _past_competition(tmp_path)
+    compete(tmp_path, "import", "past", "--leaderboard", str(archive), "--submissions",
+            str(submissions), "--team", "team 6", "--metric", "auc", check=True)  # fmt: skip
+    result = compete(tmp_path, "leaderboard", "past", "--out", str(tmp_path / "chart.txt"))
+    assert result.exit_code == 2, result.output
+    assert ".png or .html" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 # -- practice commands ------------------------------------------------------------------------
 
 
