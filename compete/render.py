@@ -27,7 +27,9 @@ class FitConsole(Console):
     time of printing, which is what an in-process test runner captures."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        needed = 0 if self.is_terminal else self._needed_width(objects)
+        # soft_wrap prints lines whole already; a terminal keeps its own width.
+        fits = self.is_terminal or kwargs.get("soft_wrap")
+        needed = 0 if fits else self._needed_width(objects, markup=kwargs.get("markup"))
         if needed <= self.width:
             super().print(*objects, **kwargs)
             return
@@ -40,8 +42,9 @@ class FitConsole(Console):
         finally:
             self._width = saved
 
-    def _needed_width(self, objects: tuple[Any, ...]) -> int:
-        options = self.options.update(max_width=_UNBOUNDED)
+    def _needed_width(self, objects: tuple[Any, ...], *, markup: bool | None) -> int:
+        # Text is measured as it will be printed: with or without markup.
+        options = self.options.update(max_width=_UNBOUNDED, markup=markup)
         widths = [
             Measurement.get(self, options, item).maximum
             for item in map(rich_cast, objects)
