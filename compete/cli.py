@@ -36,6 +36,9 @@ class _Compete(TyperGroup):
     around `app()` gives an in-process runner the same behaviour as the installed command."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        # This invocation's streams, terminal or not.
+        out.renew()
+        err.renew()
         with invocation.scope():
             try:
                 # Standalone, Click answers its own errors (bad flags: exit 2) and --help.

@@ -24,7 +24,13 @@ class FitConsole(Console):
     "messa…". In a terminal it wraps to the terminal's width as usual.
 
     Created without a file, so it writes to whatever `sys.stdout` (or `sys.stderr`) is at the
-    time of printing, which is what an in-process test runner captures."""
+    time of printing, which is what an in-process test runner captures; `renew` detects the
+    terminal and its colours again for a new invocation."""
+
+    def renew(self) -> None:
+        """Start over as a console made now would: a module imported while attached to a
+        terminal must not send colour codes into the stream of a later invocation."""
+        self.__init__(stderr=self.stderr)  # type: ignore[misc]
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         # soft_wrap prints lines whole already; a terminal keeps its own width.

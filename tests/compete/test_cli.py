@@ -5,6 +5,7 @@ Commands run in-process (Typer's CliRunner); a real process only where it proves
 from __future__ import annotations
 
 import ast
+import io
 import json
 import socket
 import subprocess
@@ -108,6 +109,24 @@ def test_no_import_circle_between_the_cli_and_the_interview_commands():
         assert "compete.cli" not in _imported(package / name), f"{name} imports compete.cli"
     for name in ["render.py", "invocation.py"]:
         assert "compete.interview_cli" not in _imported(package / name)
+
+
+def test_consoles_follow_the_invocations_streams(tmp_path, monkeypatch):
+    from compete import render
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for key in ["NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLORTERM"]:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    render.out.renew()  # as when `compete` is imported in a terminal
+    assert render.out.color_system is not None
+    result = compete(tmp_path, "init", "my-comp", "--target", "y")
+    assert result.exit_code == 0 and f"workspace {tmp_path}" in result.stdout
+    assert "\x1b[" not in result.output  # the runner's stream is no terminal: no colour codes
 
 
 def test_usage_errors_are_one_line_with_exit_2(tmp_path):
