@@ -4,21 +4,56 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from datetime import datetime
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
+from compete import invocation
 from compete.errors import CompeteError, UsageError
 from compete.interview_cli import interview_app
+from compete.invocation import Invocation, settings
+from compete.render import (
+    describe_competition,
+    emit_json,
+    err,
+    out,
+    render_analysis,
+    render_cv,
+    render_history,
+)
+from compete.render import fmt as _fmt
+
+
+class _Compete(TyperGroup):
+    """The root command: any error that is not Click's own becomes one red line and exit code
+    2 (bad input) or 1 (failure); the traceback only with --debug. Doing it here rather than
+    around `app()` gives an in-process runner the same behaviour as the installed command."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # This invocation's streams, terminal or not.
+        out.renew()
+        err.renew()
+        with invocation.scope():
+            try:
+                # Standalone, Click answers its own errors (bad flags: exit 2) and --help.
+                return super().main(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
+                # Not standalone: the caller wants the exception itself.
+                if invocation.current().debug or not kwargs.get("standalone_mode", True):
+                    raise
+                err.print(f"[red]error:[/red] {_one_line(error)}", highlight=False, soft_wrap=True)
+                sys.exit(_exit_code(error))
+
 
 app = typer.Typer(
     name="compete",
+    cls=_Compete,
     help="Compete on Kaggle and practise offline: practice competitions, submissions through "
     "the official client, and a history of every score.",
     no_args_is_help=True,
@@ -33,49 +68,8 @@ practice_app = typer.Typer(
 app.add_typer(practice_app, name="practice")
 app.add_typer(interview_app, name="interview")
 
-out = Console()
-err = Console(stderr=True)
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 NameArg = Annotated[str, typer.Argument(help="The competition's name (its Kaggle slug).")]
-
-
-class _State:
-    debug = False
-    home: Path | None = None
-    host: str | None = None
-
-
-def settings() -> Any:
-    from compete.settings import load_settings
-
-    return load_settings(home=_State.home, host=_State.host)
-
-
-def emit_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if is_dataclass(value):
-        return asdict(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _fmt(value: Any, digits: int = 5) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
 
 
 @app.callback()
@@ -89,7 +83,7 @@ def _root(
         typer.Option("--host", help="auto (default), kaggle, practice, or a practice host URL."),
     ] = None,
 ) -> None:
-    _State.debug, _State.home, _State.host = debug, home, host
+    invocation.choose(Invocation(debug=debug, home=home, host=host))
 
 
 # -- workspace -------------------------------------------------------------------------------
@@ -207,14 +201,8 @@ def practice_create(
         emit_json(competition)
         return
     out.print(f"created practice competition [bold]{name}[/bold]")
-    out.print(_describe(competition))
+    out.print(describe_competition(competition))
     out.print(f"next: compete download {name}")
-
-
-def _describe(competition: Any) -> str:
-    fields = asdict(competition) if is_dataclass(competition) else dict(vars(competition))
-    keep = ["title", "metric", "task", "deadline", "daily_limit", "train_rows", "test_rows"]
-    return "  " + "  ".join(f"{k}={_fmt(fields[k])}" for k in keep if k in fields)
 
 
 @practice_app.command("serve")
@@ -228,13 +216,16 @@ def practice_serve(
 
     config = settings()
     chosen = port or config.practice_port
-    err.print(f"practice host on http://127.0.0.1:{chosen} (home {config.home}); Ctrl-C stops it")
-    err.print(
-        "point the kaggle command at it: KAGGLE_API_ENVIRONMENT=LOCALHOST "
-        f"HTTP_PROXY=http://127.0.0.1:{chosen} NO_PROXY= no_proxy= "
-        f"KAGGLE_CONFIG_DIR={kaggle_config_dir(config.home)}"
-    )
-    serve(config.home, port=chosen)
+
+    def announce(url: str) -> None:  # only once the port is ours: a busy one fails first
+        err.print(f"practice host on {url} (home {config.home}); Ctrl-C stops it")
+        err.print(
+            "point the kaggle command at it: KAGGLE_API_ENVIRONMENT=LOCALHOST "
+            f"HTTP_PROXY={url} NO_PROXY= no_proxy= "
+            f"KAGGLE_CONFIG_DIR={kaggle_config_dir(config.home)}"
+        )
+
+    serve(config.home, port=chosen, on_listening=announce)
 
 
 @practice_app.command("close")
@@ -263,9 +254,7 @@ def practice_list(as_json: JsonOpt = False) -> None:
         return
     table = Table("name", "metric", "deadline", "train rows", "title")
     for c in competitions:
-        table.add_row(
-            c.name, c.metric, _fmt(c.deadline), _fmt(getattr(c, "train_rows", None)), c.title
-        )
+        table.add_row(c.name, c.metric, _fmt(c.deadline), _fmt(c.n_train), c.title)
     out.print(table)
 
 
@@ -385,7 +374,7 @@ def train(
     if as_json:
         emit_json(summary)
         return
-    _render_cv(cv, title=f"{name}: {cv.model} run #{run.run_id}")
+    render_cv(cv, title=f"{name}: {cv.model} run #{run.run_id}")
     if run.study is not None:
         out.print(f"Optuna study {run.study.study_name}: {run.study.n_trials} trials")
     out.print(f"run folder {run.folder}")
@@ -415,21 +404,6 @@ def _parse_params(pairs: list[str], model: str) -> dict[str, Any] | None:
         else:
             params[key] = value
     return params or None
-
-
-def _render_cv(cv: Any, *, title: str, members: dict[str, float] | None = None,
-               weights: dict[str, float] | None = None) -> None:  # fmt: skip
-    table = Table("model", "metric", "CV mean", "CV std", "folds", "device", "seconds", title=title)
-    table.add_row(
-        cv.model, cv.metric, _fmt(cv.mean), _fmt(cv.std), str(len(cv.fold_scores)), cv.device,
-        f"{cv.fit_seconds:.1f}",
-    )  # fmt: skip
-    out.print(table)
-    if members:
-        parts = Table("member run", "CV", "weight", title="blend members")
-        for member, score in members.items():
-            parts.add_row(member, _fmt(score), _fmt((weights or {}).get(member, 0.0), 3))
-        out.print(parts)
 
 
 @app.command()
@@ -470,8 +444,8 @@ def blend(
             "submission": run.submission,
         })  # fmt: skip
         return
-    _render_cv(cv, title=f"{name}: blend run #{run.run_id}", members=blended.members,
-               weights=blended.weights)  # fmt: skip
+    render_cv(cv, title=f"{name}: blend run #{run.run_id}", members=blended.members,
+              weights=blended.weights)  # fmt: skip
     out.print(f'next: compete submit {name} -f {run.submission} -m "blend"')
 
 
@@ -744,93 +718,6 @@ def history(as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
-def render_analysis(evidence: Any) -> None:
-    """What the history says: CV against public, public noise, shake-up, final picks."""
-    from leaderboards.analysis import medal, percentile
-
-    fit, noise = evidence.fit, evidence.noise
-    lines = []
-    if fit.spearman is not None:
-        lines.append(
-            f"CV vs public over {fit.n} submissions: Spearman {fit.spearman:.2f}, "
-            f"Pearson {fit.pearson:.2f}; public = {fit.slope:.3f} x CV + {fit.intercept:.3f}"
-        )
-        for d in fit.disagreements[:3]:
-            side = "better" if d.public_better_than_predicted else "worse"
-            lines.append(f"  #{d.submission_id}: public {d.public:.5f} is {side} than CV predicts "
-                         f"by {abs(d.residual):.5f}")  # fmt: skip
-    if noise is not None:
-        lines.append(
-            f"public-score noise on {noise.n_public} rows (bootstrap of the best run's OOF): "
-            f"std {noise.std:.5f}, 90% of public scores within [{noise.p05:.5f}, {noise.p95:.5f}]"
-        )
-    shake = evidence.shakeup
-    if shake is not None and shake.matched:
-        lines.append(
-            f"shake-up over {shake.matched} teams: Spearman {_fmt(shake.spearman, 2)} between "
-            f"public and private rank, mean move {shake.mean_abs_change:.1f} places"
-        )
-        if shake.ours is not None:
-            lines.append(
-                f"  we went from public rank {shake.ours.public_rank} to private "
-                f"{shake.ours.private_rank} ({shake.ours.change:+d})"
-            )
-    prediction = evidence.private_prediction
-    if prediction.verdict in {"cv", "public", "tie"}:
-        lines.append(
-            f"private order predicted by CV: Spearman {prediction.cv_spearman:.2f}; by public: "
-            f"{prediction.public_spearman:.2f} -> trust {prediction.verdict}"
-        )
-    final = next((s for s in reversed(evidence.history.snapshots) if s.board == "private"), None)
-    if final is not None and final.our_rank:
-        won = medal(final.our_rank, final.team_count)
-        lines.append(
-            f"final private rank {final.our_rank} of {final.team_count} "
-            f"(top {percentile(final.our_rank, final.team_count):.1f}%)"
-            + (f": a {won} medal under Kaggle's rules" if won else "")
-        )
-    if evidence.picks.picks:
-        lines.append("final-pick advice:")
-        for pick in evidence.picks.picks:
-            lines.append(
-                f"  {pick.role}: #{pick.submission_id} {pick.message!r} (CV {_fmt(pick.cv)}, "
-                f"public {pick.public:.5f}, expected private {pick.expected_private:.5f})"
-            )
-        lines += [f"  {why}" for why in evidence.picks.reasoning]
-    for line in lines:
-        out.print(line, highlight=False)
-
-
-def render_history(found: Any, gains: Any = ()) -> None:
-    """Submissions (with each public gain and how likely it is noise) and our rank over time."""
-    from leaderboards.analysis import percentile
-
-    c = found.competition
-    out.print(f"[bold]{c.name}[/bold]  metric {c.metric or '?'}  deadline {_fmt(c.deadline)}")
-    by_id = {g.submission_id: g for g in gains}
-    table = Table(
-        "#", "when", "message", "status", "CV", "public", "private", "public gain", "P(noise)",
-        title="submissions",
-    )  # fmt: skip
-    for s in found.submissions:
-        gain = by_id.get(s.id)
-        table.add_row(
-            str(s.id), _fmt(s.submitted_at or s.created_at), s.message, s.status,
-            _fmt(s.cv_score), _fmt(s.public_score), _fmt(s.private_score),
-            f"{gain.gain:+.5f}" if gain else "-",
-            f"{gain.p_noise:.0%}" if gain and gain.p_noise is not None else "-",
-        )  # fmt: skip
-    out.print(table)
-    ranks = Table("when", "board", "our rank", "teams", "top %", title="our rank over time")
-    for snap in found.snapshots:
-        top = percentile(snap.our_rank, snap.team_count) if snap.our_rank else None
-        ranks.add_row(
-            _fmt(snap.taken_at), snap.board, _fmt(snap.our_rank), str(snap.team_count),
-            _fmt(top, 1),
-        )  # fmt: skip
-    out.print(ranks)
-
-
 @app.command()
 def demo(
     home: Annotated[
@@ -854,21 +741,20 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one red line and exit 1 (failure) or 2 (usage) on errors; tracebacks only
-    with --debug. Typer itself answers --help and bad flags (exit 2)."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        app(args=args, prog_name="compete")
-    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
-        if "--debug" in args:
-            raise
-        err.print(f"[red]error:[/red] {_one_line(error)}", highlight=False, soft_wrap=True)
-        sys.exit(_exit_code(error))
+    with --debug (see `_Compete`). Typer itself answers --help and bad flags (exit 2)."""
+    app(args=sys.argv[1:] if argv is None else argv, prog_name="compete")
 
 
 def _exit_code(error: Exception) -> int:
+    """2 for bad input (a usage error, data that cannot work with the options given, a file
+    that cannot be read), 1 for failures; by the error's type, never by its text."""
     if isinstance(error, CompeteError):
         return error.exit_code
-    return 1
+    # Only these two packages' bad-input errors; both modules are light to import.
+    from leaderboards.errors import InputError
+    from pipelines.errors import DataError
+
+    return 2 if isinstance(error, DataError | InputError) else 1
 
 
 def _one_line(error: Exception) -> str:

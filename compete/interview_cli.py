@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import typer
 
 from compete.errors import CompeteError, NotFoundError, UsageError
+from compete.invocation import settings
+from compete.render import emit_json, err, out
 
 interview_app = typer.Typer(
     help="The mock interview on Transformer failure modes and fine-tuning: run without a "
@@ -50,7 +52,6 @@ def _interview_errors() -> Iterator[None]:
 
 
 def _store() -> Any:
-    from compete.cli import settings
     from interview.store import InterviewStore
 
     return InterviewStore.open(settings().interview_db_url)
@@ -123,7 +124,6 @@ def interview(
     Sessions are stored, so a reload or a restart resumes them."""
     if ctx.invoked_subcommand is not None:
         return
-    from compete.cli import err, out, settings
 
     login = _auth(auth)
     if focus not in ("auto", "all"):
@@ -165,7 +165,6 @@ def verify_bank(bank_dir: BankOpt = None, as_json: JsonOpt = False) -> None:
     """Check every item of the bank: the schema, reference solutions that pass their hidden
     tests, starters that fail them, model answers that pass their rubric and wrong answers
     that do not. Exit 1 when anything is wrong (run in CI)."""
-    from compete.cli import emit_json, out
 
     with _interview_errors():
         from interview.grading import Grader
@@ -200,7 +199,6 @@ def review(
     from standard input (a choice's number; free text ending with an empty line; for code,
     the path of your solution file, by default the starter written for you), and the grade is
     shown. Type `skip` to skip an item, `quit` to stop. --json lists what is due and exits."""
-    from compete.cli import emit_json, out, settings
 
     now = datetime.now(UTC)
     with _interview_errors():
@@ -334,7 +332,6 @@ def report(
     """The report of your latest session (or --session): each topic's ability with its SE
     and band, strengths, weak spots and next review dates, with your accumulated progress
     over every session."""
-    from compete.cli import emit_json, out
 
     with _interview_errors():
         from interview.grading import Grader
@@ -407,7 +404,6 @@ def calibrate(
 ) -> None:
     """Refit items' 2PL parameters (discrimination a, difficulty b) from stored answers by
     marginal maximum likelihood; items with fewer answers keep their priors."""
-    from compete.cli import emit_json, out
 
     with _interview_errors():
         from interview.calibrate import calibrate as run_calibrate

@@ -154,7 +154,8 @@ def latest_run_submission(workspace: Workspace) -> Path:
             f"no submission file given and no run in {workspace.runs_dir} has one: "
             f"pass -f FILE (or train a model first)"
         )
-    return candidates[-1]
+    # Run folders start with a time to the second; two runs in one second go by their file.
+    return max(candidates, key=lambda p: (p.parent.name.partition("-")[0], p.stat().st_mtime_ns))
 
 
 def validate_against_sample(workspace: Workspace, file: Path) -> None:

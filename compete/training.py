@@ -118,6 +118,7 @@ def competition_folds(
     """The competition's folds: made once, saved in the workspace, and reused by every model
     so that out-of-fold predictions can be blended. A file made for other data or another
     fold count is refused rather than silently replaced."""
+    from pipelines.errors import DataError
     from pipelines.folds import load_folds, make_folds, save_folds
 
     path = workspace.root / FOLDS_FILE
@@ -141,13 +142,19 @@ def competition_folds(
                 "a column of train.csv: fix or remove it"
             )
         groups = train[inputs.config.group_column].to_numpy()
-    folds = make_folds(
-        inputs.data.y,
-        task=inputs.data.task,
-        n_splits=n_folds or DEFAULT_FOLDS,
-        seed=seed,
-        groups=groups,
-    )
+    try:
+        folds = make_folds(
+            inputs.data.y,
+            task=inputs.data.task,
+            n_splits=n_folds or DEFAULT_FOLDS,
+            seed=seed,
+            groups=groups,
+        )
+    except DataError as error:
+        # pipelines cannot name our option; say which one sets the fold count.
+        raise UsageError(
+            f"{error} (`compete train {workspace.name} --folds K` sets the number of folds)"
+        ) from None
     strategy = "group" if groups is not None else None
     save_folds(folds, path, seed=seed, strategy=strategy)
     return folds

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from leaderboards.errors import ChartError
+from leaderboards.errors import ChartError, ChartNameError
 from leaderboards.records import History, RankedEntry, SnapshotRecord
 
 EMPTY = "no data yet: run compete sync"
@@ -202,7 +202,7 @@ def render_charts(
     elif suffix == "":
         targets = [out.with_suffix(".png"), out.with_suffix(".html")]
     else:
-        raise ChartError(f"cannot write charts to {out}: name a .png or .html file")
+        raise ChartNameError(f"cannot write charts to {out}: name a .png or .html file")
     data = chart_data(
         history,
         metric=metric,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.errors import PipelinesError
+from pipelines.errors import DataError, PipelinesError
 
 STRATEGIES = ("kfold", "stratified", "group")
 _FOLDS_KEY = b"compete.folds"  # parquet metadata key that holds seed, strategy and n_splits
@@ -47,18 +47,18 @@ def make_folds(
     if n_splits < 2:
         raise PipelinesError(f"n_splits must be at least 2, got {n_splits}.")
     if len(y) < n_splits:
-        raise PipelinesError(f"{len(y)} rows cannot be split into {n_splits} folds.")
+        raise DataError(f"{len(y)} rows cannot be split into {n_splits} folds.")
     if strategy == "group":
         if groups is None:
             raise PipelinesError("The 'group' strategy needs groups: one group label per row.")
         groups = np.asarray(groups)
         if len(groups) != len(y):
-            raise PipelinesError(f"{len(groups)} group labels were given for {len(y)} rows.")
+            raise DataError(f"{len(groups)} group labels were given for {len(y)} rows.")
         if _has_missing(groups):
-            raise PipelinesError("Some group labels are missing; give every row a group.")
+            raise DataError("Some group labels are missing; give every row a group.")
         n_groups = len(np.unique(groups.astype(str)))
         if n_groups < n_splits:
-            raise PipelinesError(
+            raise DataError(
                 f"{n_groups} groups cannot be split into {n_splits} folds; use fewer folds."
             )
         splitter: Any = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -69,7 +69,7 @@ def make_folds(
             )
         smallest = int(np.unique(y, return_counts=True)[1].min())
         if smallest < n_splits:
-            raise PipelinesError(
+            raise DataError(
                 f"The rarest class has {smallest} rows, fewer than the {n_splits} folds; "
                 "use fewer folds or merge rare classes."
             )

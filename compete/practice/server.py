@@ -623,13 +623,26 @@ def _server(home: Path, host: str, port: int) -> Any:
     return uvicorn.Server(config)
 
 
-def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
     """Run the practice host in the foreground until interrupted; home/practice/server.json
-    holds its URL and pid while it runs."""
+    holds its URL and pid while it runs. `on_listening(url)` is called once the port is held,
+    so a caller announces the host only when it can really start."""
     home = Path(home)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}"
+    if on_listening is not None:
+        try:
+            on_listening(url)
+        except BaseException:
+            sock.close()
+            raise
     info = practice_dir(home) / "server.json"
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"url": url, "pid": os.getpid()}) + "\n", encoding="utf-8")

@@ -14,19 +14,25 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from compete.cli import app
+
+runner = CliRunner()
 
 
-def compete(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "compete.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+def compete(home: Path, *args: str, check: bool = True):
+    """The command in-process: a subprocess would prove nothing more here."""
+    result = runner.invoke(app, ["--home", str(home), *args])
     if check:
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.exit_code == 0, result.output
     return result
+
+
+@pytest.fixture(autouse=True)
+def _no_user_settings(monkeypatch):
+    for key in ["COMPETE_HOME", "COMPETE_HOST", "COMPETE_DATABASE_URL", "COMPETE_TEAM"]:
+        monkeypatch.delenv(key, raising=False)
 
 
 def test_the_tour_with_a_host_started_per_command(tmp_path, churn_csv):
@@ -51,7 +57,7 @@ def test_the_tour_with_a_host_started_per_command(tmp_path, churn_csv):
     sample.iloc[:-1].to_csv(bad, index=False)
 
     refused = compete(home, "submit", "tour", "-f", str(bad), "-m", "short", check=False)
-    assert refused.returncode == 2 and "expected" in refused.stderr.lower()
+    assert refused.exit_code == 2 and "expected" in refused.stderr.lower()
 
     sent = json.loads(
         compete(home, "submit", "tour", "-f", str(good), "-m", "half", "--json").stdout
@@ -88,14 +94,14 @@ def test_the_tour_with_a_host_started_per_command(tmp_path, churn_csv):
     compete(home, "leaderboard", "tour", "--out", str(html))
     assert "Public vs private rank" in html.read_text()
     again = compete(home, "leaderboard", "tour", "--out", str(html), check=False)
-    assert again.returncode == 2 and "nothing is overwritten" in again.stderr
+    assert again.exit_code == 2 and "nothing is overwritten" in again.stderr
 
     (standing,) = json.loads(compete(home, "history", "--json").stdout)
     assert standing["competition"] == "tour" and standing["board"] == "private"
     assert standing["rank"] == evidence["shakeup"]["ours"]["private_rank"]
 
     ended = compete(home, "submit", "tour", "-f", str(good), "-m", "late", check=False)
-    assert ended.returncode == 1 and "ended" in ended.stderr
+    assert ended.exit_code == 1 and "ended" in ended.stderr
 
 
 def _free_port() -> int:
@@ -105,13 +111,14 @@ def _free_port() -> int:
 
 
 def test_commands_use_a_running_practice_serve(tmp_path, churn_csv):
+    # A real process: it is stopped by a signal, and COMPETE_HOME comes from the environment.
     home = tmp_path / "home"
     compete(home, "practice", "create", "served", "--csv", str(churn_csv), "--target", "churn")
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "compete.cli", "--home", str(home), "practice", "serve",
-         "--port", str(port)],
+        [sys.executable, "-m", "compete.cli", "practice", "serve", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COMPETE_HOME": str(home)},
     )  # fmt: skip
     try:
         info = home / "practice" / "server.json"
@@ -126,7 +133,10 @@ def test_commands_use_a_running_practice_serve(tmp_path, churn_csv):
     finally:
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=30)
-    assert "KAGGLE_CONFIG_DIR=" in err
+    assert f"practice host on http://127.0.0.1:{port}" in err
+    # The exports name the real folder under COMPETE_HOME, ready to paste.
+    assert f"HTTP_PROXY=http://127.0.0.1:{port} " in err
+    assert f"KAGGLE_CONFIG_DIR={home / 'practice' / 'kaggle'}" in err
     assert not (home / "practice" / "server.json").exists()
 
 

