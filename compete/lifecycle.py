@@ -15,9 +15,11 @@ from compete.adapter import KaggleAdapter
 from compete.errors import (
     AuthError,
     CompeteError,
+    CompetitionEndedError,
     HostError,
     NotFoundError,
     SubmissionLimitError,
+    SubmissionScoringError,
     UsageError,
 )
 from compete.workspace import CompetitionConfig, Workspace, file_sha256, validate_name
@@ -172,7 +174,9 @@ def validate_against_sample(workspace: Workspace, file: Path) -> None:
     id_column = config.id_column or str(sample.columns[0])
     try:
         submission = read_csv_checked(file)
-        validate_submission(submission, sample, id_column=id_column)
+        validate_submission(
+            submission, sample, id_column=id_column, metric=canonical_metric(config.metric)
+        )
     except SubmissionFormatError as error:
         raise UsageError(
             f"{file} does not match {SAMPLE}, nothing was uploaded: " + "; ".join(error.problems)
@@ -209,8 +213,8 @@ def submit(
     )
     try:
         result = adapter.submit(workspace.name, kept, message)
-    except (SubmissionLimitError, AuthError, NotFoundError) as error:
-        # The host answered and said no: nothing to reconcile later.
+    except (SubmissionLimitError, CompetitionEndedError, AuthError, NotFoundError) as error:
+        # The host answered and said no (daily limit, ended, ...): nothing to reconcile later.
         store.complete_submission(record.id, remote_ref=None, status="refused", error=str(error))
         raise
     except CompeteError as error:
@@ -221,6 +225,16 @@ def submit(
         ) from None
     record = store.complete_submission(record.id, remote_ref=result.ref, status="pending")
     return SubmitOutcome(record=record, kept_file=kept)
+
+
+def check_scored(record: SubmissionRecord) -> None:
+    """Raise when the host has scored the submission as ERROR, with the host's description:
+    the upload worked, but the submission counts for nothing."""
+    if record.status == "error":
+        raise SubmissionScoringError(
+            f"the host scored submission #{record.id} as ERROR: "
+            f"{record.error or 'it gave no description'}; fix the file and submit again"
+        )
 
 
 def sync(adapter: KaggleAdapter, store: Store, name: str, *, team: str | None = None) -> SyncResult:

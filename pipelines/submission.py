@@ -152,10 +152,56 @@ def _value_problems(submission: pd.DataFrame, sample: pd.DataFrame, *, id_column
     return problems
 
 
-def validate_submission(submission: pd.DataFrame, sample: pd.DataFrame, *, id_column: str) -> None:
+def _shown_rows(column: pd.Series, rows: np.ndarray) -> str:
+    shown = ", ".join(f"{r + 1} ({column.iloc[r]})" for r in rows[:FIRST_FEW])
+    return shown + (", ..." if len(rows) > FIRST_FEW else "")
+
+
+def _range_problems(
+    submission: pd.DataFrame, sample: pd.DataFrame, *, id_column: str, metric: str | None
+) -> list[str]:
+    """Infinities anywhere, and values outside [0, 1] when the metric scores probabilities:
+    Kaggle scores either as ERROR after the upload, so they are caught before it."""
+    import pandas as pd
+
+    from pipelines.metrics import get_metric
+
+    needs_proba = metric is not None and get_metric(metric).needs_proba
+    problems = []
+    for name in sample.columns:
+        if name == id_column or name not in submission.columns:
+            continue
+        column = submission[name]
+        if isinstance(column, pd.DataFrame) or not pd.api.types.is_numeric_dtype(sample[name]):
+            continue
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        infinite = np.flatnonzero(np.isinf(values))
+        if len(infinite):
+            problems.append(
+                f"Column {str(name)!r} holds {_count(len(infinite), 'infinite value')} on data "
+                f"rows {_shown_rows(column, infinite)} ({ROWS_NOTE}); write finite numbers."
+            )
+        outside = np.flatnonzero(np.isfinite(values) & ((values < 0) | (values > 1)))
+        if needs_proba and len(outside):
+            problems.append(
+                f"Column {str(name)!r} holds {_count(len(outside), 'value')} outside [0, 1] on "
+                f"data rows {_shown_rows(column, outside)} ({ROWS_NOTE}); the metric {metric} "
+                "scores probabilities: clip them to [0, 1] or submit the model's probabilities."
+            )
+    return problems
+
+
+def validate_submission(
+    submission: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    id_column: str,
+    metric: str | None = None,
+) -> None:
     """Raise SubmissionFormatError listing every way `submission` differs from `sample`.
 
-    Ids compare as strings (so 1 and "1" match); column order does not matter.
+    Ids compare as strings (so 1 and "1" match); column order does not matter. Infinite values
+    are always refused; with a `metric` that scores probabilities, so are values outside [0, 1].
     """
     if id_column not in sample.columns:
         raise PipelinesError(
@@ -171,6 +217,7 @@ def validate_submission(submission: pd.DataFrame, sample: pd.DataFrame, *, id_co
     if id_column in submission.columns and submission.columns.tolist().count(id_column) == 1:
         problems += _id_problems(id_strings(submission[id_column]), id_strings(sample[id_column]))
     problems += _value_problems(submission, sample, id_column=id_column)
+    problems += _range_problems(submission, sample, id_column=id_column, metric=metric)
     if problems:
         raise SubmissionFormatError(problems)
 

@@ -197,3 +197,75 @@ def test_any_single_corruption_is_reported(pair, corruption, data):
     text = "\n".join(_problems(submission, sample))
     for words in expected:
         assert words in text
+
+
+# --- properties: infinities always, and values outside [0, 1] for probability metrics ---
+
+OUT_OF_RANGE = st.one_of(
+    st.floats(min_value=1.0, exclude_min=True, allow_infinity=False),
+    st.floats(max_value=0.0, exclude_max=True, allow_infinity=False),
+    st.sampled_from([np.inf, -np.inf]),
+)
+
+
+@st.composite
+def probability_submissions(draw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    sample = draw(samples())
+    submission = sample.copy()
+    for name in sample.columns[1:]:
+        submission[name] = draw(
+            st.lists(st.floats(0.0, 1.0), min_size=len(sample), max_size=len(sample))
+        )
+    return sample, submission
+
+
+@settings(max_examples=100, deadline=None)
+@given(probability_submissions(), st.sampled_from(["auc", "logloss", "multiclass_logloss"]))
+def test_probabilities_within_0_and_1_pass_for_probability_metrics(pair, metric):
+    sample, submission = pair
+    validate_submission(submission, sample, id_column="id", metric=metric)
+
+
+@settings(max_examples=150, deadline=None)
+@given(probability_submissions(), OUT_OF_RANGE, st.data())
+def test_one_value_outside_0_and_1_is_named_by_row_and_column(pair, value, data):
+    sample, submission = pair
+    row = data.draw(st.integers(0, len(submission) - 1), label="row")
+    column = data.draw(st.sampled_from(list(submission.columns[1:])), label="column")
+    submission.loc[row, column] = value
+    (problem,) = _problems_for(submission, sample, metric="auc")
+    kind = "infinite value" if np.isinf(value) else "outside [0, 1]"
+    assert f"Column '{column}' holds 1 " in problem and kind in problem
+    assert f"data rows {row + 1} (" in problem
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_submissions(), st.sampled_from([np.inf, -np.inf]), st.data())
+def test_infinities_are_refused_whatever_the_metric(pair, value, data):
+    sample, submission = pair
+    submission = submission.reset_index(drop=True)
+    row = data.draw(st.integers(0, len(submission) - 1), label="row")
+    column = data.draw(st.sampled_from([c for c in submission.columns if c != "id"]))
+    submission.loc[row, column] = value
+    for metric in (None, "rmse", "auc"):
+        problems = _problems_for(submission, sample, metric=metric)
+        assert any(f"Column '{column}' holds 1 infinite value" in p for p in problems)
+
+
+def test_values_outside_0_and_1_pass_when_the_metric_scores_values(sample):
+    submission = sample.assign(target=[-3.0, 0.5, 7.0, 1e6])
+    for metric in (None, "rmse", "mae", "r2"):
+        validate_submission(submission, sample, id_column="id", metric=metric)
+    problems = _problems_for(submission, sample, metric="logloss")
+    assert problems == [
+        "Column 'target' holds 3 values outside [0, 1] on data rows 1 (-3.0), 3 (7.0), "
+        "4 (1000000.0) (data rows counted from 1 after the header; add 1 for the spreadsheet "
+        "line); the metric logloss scores probabilities: clip them to [0, 1] or submit the "
+        "model's probabilities."
+    ]
+
+
+def _problems_for(submission: pd.DataFrame, sample: pd.DataFrame, *, metric) -> list[str]:
+    with pytest.raises(SubmissionFormatError) as caught:
+        validate_submission(submission, sample, id_column="id", metric=metric)
+    return caught.value.problems
