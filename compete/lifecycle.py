@@ -95,7 +95,9 @@ def task_for_metric(metric: str | None) -> str | None:
 
 
 def _header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as handle:
+    from pipelines.submission import detect_encoding
+
+    with open(path, newline="", encoding=detect_encoding(path).name) as handle:
         return next(csv.reader(handle), [])
 
 

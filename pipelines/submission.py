@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from pipelines.errors import PipelinesError, SubmissionFormatError
 if TYPE_CHECKING:
     import pandas as pd
 
+_log = logging.getLogger(__name__)
 FIRST_FEW = 5
 ROWS_NOTE = "data rows counted from 1 after the header; add 1 for the spreadsheet line"
 
@@ -43,15 +46,90 @@ def id_strings(values: Any) -> list[str]:
     return ["" if pd.isna(v) else str(v).strip() for v in series.tolist()]
 
 
+def detect_encoding(path: str | Path) -> CsvEncoding:
+    """How to decode a CSV file: UTF-8 (with or without its byte-order mark) when every byte
+    allows it, else Windows-1252 (Excel's "CSV" on Western systems; Latin-1 for the five bytes
+    it leaves undefined). Deterministic: no statistical guessing. Raises SubmissionFormatError
+    for bytes that are not text in either (NUL bytes: UTF-16, or not a text file)."""
+    import codecs
+
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(len(codecs.BOM_UTF8))
+    name = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
+    offset = _first_undecodable(path, "utf-8", start=3 if name == "utf-8-sig" else 0)
+    if offset is None:
+        return CsvEncoding(name)
+    with open(path, "rb") as handle:
+        if b"\x00" in handle.read():
+            raise SubmissionFormatError(
+                [
+                    f"File {str(path)!r} is not a readable CSV file: not UTF-8 from byte "
+                    f"offset {offset}, and it holds NUL bytes (UTF-16, or not text); try "
+                    "re-saving it as UTF-8, e.g. iconv -f utf-16 -t utf-8 "
+                    f"{path.name} > {path.stem}-utf8{path.suffix}"
+                ]
+            )
+    fallback = "cp1252" if _first_undecodable(path, "cp1252") is None else "latin-1"
+    return CsvEncoding(fallback, first_non_utf8=offset)
+
+
+@dataclass(frozen=True)
+class CsvEncoding:
+    """The codec a CSV file is read with, and where UTF-8 first failed when it is a fallback."""
+
+    name: str
+    first_non_utf8: int | None = None
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.first_non_utf8 is not None
+
+
+def _first_undecodable(
+    path: Path, encoding: str, *, start: int = 0, chunk: int = 1 << 20
+) -> int | None:
+    """The byte offset of the first byte `encoding` cannot decode, or None; reads in chunks so a
+    large train.csv is never held twice in memory."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    position = start
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while True:
+            data = handle.read(chunk)
+            # Error positions count from the bytes the decoder still holds from the last chunk.
+            held = len(decoder.getstate()[0])
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as error:
+                return position - held + error.start
+            if not data:
+                return None
+            position += len(data)
+
+
 def read_csv_checked(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file, turning a missing, empty or unparseable file into SubmissionFormatError."""
+    """Read a CSV file, turning a missing, empty or unparseable file into SubmissionFormatError.
+    A file that is not UTF-8 is read as Windows-1252 (see `detect_encoding`) and a warning on
+    the `pipelines` logger says so, naming the file and the first non-UTF-8 byte."""
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         raise SubmissionFormatError([f"File {str(path)!r} does not exist; check the path."])
+    encoding = detect_encoding(path)
+    if encoding.is_fallback:
+        _log.warning(
+            "note: %s is not UTF-8 (first non-UTF-8 byte at offset %d); read it as %s. "
+            "If accents look wrong, re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8",
+            path,
+            encoding.first_non_utf8,
+            "Windows-1252" if encoding.name == "cp1252" else "Latin-1",
+        )
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, encoding=encoding.name)
     except pd.errors.EmptyDataError:
         raise SubmissionFormatError(
             [f"File {str(path)!r} is empty; write a header line and one row per id."]

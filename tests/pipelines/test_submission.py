@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from pipelines.errors import PipelinesError, SubmissionFormatError
 from pipelines.submission import (
+    CsvEncoding,
     build_submission,
+    detect_encoding,
     read_csv_checked,
     validate_submission,
     write_submission,
@@ -269,3 +271,76 @@ def _problems_for(submission: pd.DataFrame, sample: pd.DataFrame, *, metric) -> 
     with pytest.raises(SubmissionFormatError) as caught:
         validate_submission(submission, sample, id_column="id", metric=metric)
     return caught.value.problems
+
+
+# --- encodings: UTF-8 (with or without BOM) as is, Windows-1252/Latin-1 read correctly ---
+
+CITIES = ["Café", "Zürich", "São Paulo", "Montréal", "Kraków"]
+
+
+def test_a_latin1_file_is_read_correctly_with_a_note(tmp_path, caplog):
+    path = tmp_path / "train.csv"
+    frame = pd.DataFrame({"id": [1, 2, 3, 4], "city": ["Café", "Zürich", "São Paulo", "Oslo"]})
+    path.write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    with caplog.at_level("WARNING", logger="pipelines"):
+        read = read_csv_checked(path)
+    pd.testing.assert_frame_equal(read, frame)
+    # "id,city\n1,Caf" is 13 bytes: the é is the first byte that is not UTF-8.
+    assert detect_encoding(path) == CsvEncoding("cp1252", first_non_utf8=13)
+    (note,) = caplog.messages
+    assert str(path) in note and "offset 13" in note and "Windows-1252" in note
+    assert "iconv -f latin1 -t utf-8" in note
+
+
+def test_windows_1252_punctuation_and_utf8_bom_are_read_as_written(tmp_path, caplog):
+    text = "id,note\n1,“quoted” – 5 €\n2,plain\n"
+    (tmp_path / "cp1252.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "utf8.csv").write_bytes(text.encode("utf-8"))
+    with caplog.at_level("WARNING", logger="pipelines"):
+        for name in ("cp1252.csv", "bom.csv", "utf8.csv"):
+            read = read_csv_checked(tmp_path / name)
+            assert read.columns.tolist() == ["id", "note"], name
+            assert read["note"].tolist() == ["“quoted” – 5 €", "plain"], name
+    assert len(caplog.messages) == 1 and "cp1252.csv" in caplog.messages[0]  # only the fallback
+    assert detect_encoding(tmp_path / "bom.csv").name == "utf-8-sig"
+
+
+def test_utf16_is_refused_naming_the_offset_and_iconv(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_bytes("id,city\n1,Zürich\n".encode("utf-16"))
+    with pytest.raises(SubmissionFormatError) as caught:
+        read_csv_checked(path)
+    (problem,) = caught.value.problems
+    assert "wide.csv" in problem and "offset 0" in problem and "NUL bytes" in problem
+    assert "iconv -f utf-16 -t utf-8" in problem
+
+
+def test_the_offset_is_exact_across_chunk_boundaries(tmp_path):
+    from pipelines.submission import _first_undecodable
+
+    path = tmp_path / "long.csv"
+    # A valid two-byte "é" split across the 1000-byte chunk boundary, then a Latin-1 "é".
+    path.write_bytes(b"a" * 999 + "é".encode() + b"x" * 10 + "é".encode("latin-1"))
+    assert _first_undecodable(path, "utf-8", chunk=1000) == 1011
+    assert _first_undecodable(path, "utf-8") == 1011
+
+
+LATIN1_TEXT = st.text(
+    alphabet=st.characters(
+        codec="latin-1", exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=',"'
+    ),
+    min_size=1,
+    max_size=12,
+    # At least one accented letter: never a number or an NA word, always non-ASCII bytes.
+).filter(lambda s: s.strip() == s and any(not c.isascii() and c.isalpha() for c in s))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(LATIN1_TEXT, min_size=1, max_size=8), st.sampled_from(["latin-1", "utf-8"]))
+def test_any_latin1_text_round_trips_in_either_encoding(tmp_path_factory, values, encoding):
+    path = tmp_path_factory.mktemp("enc") / "data.csv"
+    frame = pd.DataFrame({"id": range(len(values)), "name": values})
+    path.write_bytes(frame.to_csv(index=False).encode(encoding))
+    read = read_csv_checked(path)
+    assert read["name"].astype(str).tolist() == values
