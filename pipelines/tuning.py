@@ -214,14 +214,18 @@ def tune(
 
     `storage`: an Optuna storage, a URL/path for `open_storage`, or None (in memory).
     `n_trials` caps the trials of the whole study, counted across every process that joins it
-    (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials, and
-    once it has passed a running trial is pruned at its next fold (LightGBM) or epoch (network)
-    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most.
+    (a resumed study runs only the rest); failed trials (a process stopped mid-trial) do not
+    count, so the study still gets `n_trials` complete or pruned ones. `timeout` (seconds)
+    stops starting new trials, and once it has passed a running trial is pruned at its next
+    fold (LightGBM) or epoch (network) as soon as the study has a complete trial, so a run
+    overshoots by one fold or epoch at most.
     Sampling is TPE seeded with `seed`; a median pruner reads the running mean of the fold
     scores (LightGBM) or each epoch's validation loss (networks). `params` are fixed settings
     under the sampled ones (e.g. fewer trees in a quick study); `space` replaces SPACES[model].
     Each trial's CV summary and params go into its user attrs; `on_trial` sees each trial that
-    this call ends. A failing trial is recorded as FAIL and its error raised.
+    this call ends. A failing trial is recorded as FAIL and its error raised; so is the running
+    trial when SIGTERM arrives (TuningTerminated). Trials left RUNNING by a process that died
+    are recorded as FAIL before each new trial (`fail_abandoned_trials`).
     """
     import optuna
 
