@@ -38,7 +38,7 @@ def run_cli(*args: str, home: Path | None = None, **kw) -> subprocess.CompletedP
     )
 
 
-def test_the_issue_commands_exist():
+def test_the_commands_of_the_design_exist():
     names = {" ".join(p) for p in COMMANDS}
     for expected in [
         "init", "practice create", "practice serve", "practice close", "practice list",
