@@ -232,9 +232,10 @@ class KaggleAdapter:
             # kaggle.com's wording for an ended competition is not in the official client, so
             # when the host answered "no", ask it whether the competition still takes entries.
             if getattr(error, "http_status", None) in (400, 403) and self._submissions_closed(name):
+                said = getattr(error, "host_message", str(error))
                 raise CompetitionEndedError(
                     f"{self.target.display}: the competition {name} has ended and takes no more "
-                    f"submissions ({_reason(error)}); nothing was submitted"
+                    f"submissions (it said: {said}); nothing was submitted"
                 ) from None
             raise
         text = (getattr(response, "message", "") or "").strip()
@@ -345,8 +346,11 @@ class KaggleAdapter:
                     self._wait(attempt, error.response)
                     attempt += 1
                     continue
-                translated = self._translate(what, status, _message(error), name)
+                message = _message(error)
+                translated = self._translate(what, status, message, name)
+                # Kept for callers that decide by the host's answer (see `submit`).
                 translated.http_status = status  # type: ignore[attr-defined]
+                translated.host_message = message  # type: ignore[attr-defined]
                 raise translated from None
             except requests.ConnectionError as error:
                 # A refused connection sent nothing, so even a submit is safe to retry.
@@ -412,12 +416,6 @@ def _message(error: Exception) -> str:
             if isinstance(body, dict) and body.get("message"):
                 return str(body["message"])
     return str(error.args[0]) if error.args else str(error)
-
-
-def _reason(error: Exception) -> str:
-    """The host's own words from a translated error ("... (HTTP 400): WORDS")."""
-    text = str(error)
-    return text.split("): ", 1)[1] if "): " in text else text
 
 
 def _utc(value: Any) -> datetime | None:
