@@ -60,16 +60,15 @@ def detect_encoding(path: str | Path) -> CsvEncoding:
     offset = _first_undecodable(path, "utf-8", start=3 if name == "utf-8-sig" else 0)
     if offset is None:
         return CsvEncoding(name)
-    with open(path, "rb") as handle:
-        if b"\x00" in handle.read():
-            raise SubmissionFormatError(
-                [
-                    f"File {str(path)!r} is not a readable CSV file: not UTF-8 from byte "
-                    f"offset {offset}, and it holds NUL bytes (UTF-16, or not text); try "
-                    "re-saving it as UTF-8, e.g. iconv -f utf-16 -t utf-8 "
-                    f"{path.name} > {path.stem}-utf8{path.suffix}"
-                ]
-            )
+    if _has_nul(path):
+        raise SubmissionFormatError(
+            [
+                f"File {str(path)!r} is not a readable CSV file: not UTF-8 from byte "
+                f"offset {offset}, and it holds NUL bytes (UTF-16, or not text); try "
+                "re-saving it as UTF-8, e.g. iconv -f utf-16 -t utf-8 "
+                f"{path.name} > {path.stem}-utf8{path.suffix}"
+            ]
+        )
     fallback = "cp1252" if _first_undecodable(path, "cp1252") is None else "latin-1"
     return CsvEncoding(fallback, first_non_utf8=offset)
 
@@ -84,6 +83,14 @@ class CsvEncoding:
     @property
     def is_fallback(self) -> bool:
         return self.first_non_utf8 is not None
+
+
+def _has_nul(path: Path, chunk: int = 1 << 20) -> bool:
+    with open(path, "rb") as handle:
+        while data := handle.read(chunk):
+            if b"\x00" in data:
+                return True
+    return False
 
 
 def _first_undecodable(
