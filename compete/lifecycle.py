@@ -95,10 +95,15 @@ def task_for_metric(metric: str | None) -> str | None:
 
 
 def _header(path: Path) -> list[str]:
-    from pipelines.submission import detect_encoding
-
-    with open(path, newline="", encoding=detect_encoding(path).name) as handle:
-        return next(csv.reader(handle), [])
+    """The column names on a CSV file's first line, read without scanning the whole file: UTF-8
+    (with or without its byte-order mark), else Windows-1252 as `read_csv_checked` reads it."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = first.decode("cp1252", errors="replace")
+    return next(csv.reader([text]), [])
 
 
 def infer_config(workspace: Workspace, *, metric: str | None = None) -> CompetitionConfig:
@@ -110,7 +115,8 @@ def infer_config(workspace: Workspace, *, metric: str | None = None) -> Competit
     if (data / SAMPLE).is_file():
         id_column = _header(data / SAMPLE)[0]
     if (data / "train.csv").is_file() and (data / "test.csv").is_file():
-        extra = [c for c in _header(data / "train.csv") if c not in set(_header(data / "test.csv"))]
+        test_columns = set(_header(data / "test.csv"))
+        extra = [c for c in _header(data / "train.csv") if c not in test_columns]
         extra = [c for c in extra if c != id_column]
         target = extra[0] if len(extra) == 1 else None
     metric = current.metric or canonical_metric(metric)
