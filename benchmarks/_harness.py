@@ -23,7 +23,7 @@ RESULTS = HERE / "results"
 PEERS_VENV = HERE / ".peers-venv"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
 PEERS_STAMP = PEERS_VENV / ".installed"
-CORES = 2  # the budget: every method gets the same two cores
+CORES = 2  # every method gets the same two cores, so none wins by using more of them
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from compete.errors import AuthError, CompeteError, HostError, NotFoundError, SubmissionLimitError
+from compete.errors import (
+    AuthError,
+    CompeteError,
+    CompetitionEndedError,
+    HostError,
+    NotFoundError,
+    SubmissionLimitError,
+)
 
 if TYPE_CHECKING:
     from leaderboards.records import LeaderboardEntry, RemoteSubmission
@@ -51,6 +58,9 @@ class CompetitionInfo:
     metric: str | None
     team_count: int | None
     daily_limit: int | None
+    # What the host says in `submissionsDisabled`: on kaggle.com an ended competition may still
+    # take late submissions, so this, not the deadline, says whether a submit can succeed.
+    submissions_disabled: bool = False
 
     def ended(self, now: datetime | None = None) -> bool:
         return self.deadline is not None and (now or datetime.now(UTC)) >= self.deadline
@@ -214,7 +224,20 @@ class KaggleAdapter:
         def call() -> Any:
             return self._quiet(lambda: api.competition_submit(str(file), message, name, quiet=True))
 
-        response = self._call(f"submit to {name!r}", call, name=name, only_connect_retry=True)
+        try:
+            response = self._call(f"submit to {name!r}", call, name=name, only_connect_retry=True)
+        except (CompetitionEndedError, SubmissionLimitError, AuthError, NotFoundError):
+            raise
+        except HostError as error:
+            # kaggle.com's wording for an ended competition is not in the official client, so
+            # when the host answered "no", ask it whether the competition still takes entries.
+            if getattr(error, "http_status", None) in (400, 403) and self._submissions_closed(name):
+                said = getattr(error, "host_message", str(error))
+                raise CompetitionEndedError(
+                    f"{self.target.display}: the competition {name} has ended and takes no more "
+                    f"submissions (it said: {said}); nothing was submitted"
+                ) from None
+            raise
         text = (getattr(response, "message", "") or "").strip()
         ref = getattr(response, "ref", None)
         if text == failed or (not ref and "could not" in text.lower()):
@@ -270,6 +293,12 @@ class KaggleAdapter:
                 )
         return entries
 
+    def _submissions_closed(self, name: str) -> bool:
+        try:
+            return self.competition(name).submissions_disabled
+        except CompeteError:
+            return False
+
     # -- machinery ---------------------------------------------------------------------------
 
     def _pages(self, name: str, request_type: type, method: str) -> Iterator[Any]:
@@ -317,7 +346,12 @@ class KaggleAdapter:
                     self._wait(attempt, error.response)
                     attempt += 1
                     continue
-                raise self._translate(what, status, _message(error), name) from None
+                message = _message(error)
+                translated = self._translate(what, status, message, name)
+                # Kept for callers that decide by the host's answer (see `submit`).
+                translated.http_status = status  # type: ignore[attr-defined]
+                translated.host_message = message  # type: ignore[attr-defined]
+                raise translated from None
             except requests.ConnectionError as error:
                 # A refused connection sent nothing, so even a submit is safe to retry.
                 refused = "refused" in str(error).lower() or "Max retries" in str(error)
@@ -369,6 +403,8 @@ class KaggleAdapter:
             )
         if "limit" in lowered:
             return SubmissionLimitError(f"{where}: {message}")
+        if "has ended" in lowered:  # the practice host's wording
+            return CompetitionEndedError(f"{where}: {message}; nothing was submitted")
         return HostError(f"{where} refused to {what} (HTTP {status}): {message}")
 
 
@@ -398,4 +434,5 @@ def _competition_info(c: Any, name: str | None) -> CompetitionInfo:
         metric=getattr(c, "evaluation_metric", None) or None,
         team_count=getattr(c, "team_count", None),
         daily_limit=getattr(c, "max_daily_submissions", None) or None,
+        submissions_disabled=bool(getattr(c, "submissions_disabled", False)),
     )

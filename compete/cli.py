@@ -503,14 +503,14 @@ def submit(
         store.close()
     if as_json:
         emit_json({"submission": record, "file": outcome.kept_file})
+        lifecycle.check_scored(record)
         return
     out.print(
         f"submitted {chosen.name} as #{record.id} (ref {record.remote_ref}): "
         f"status {record.status}, public {_fmt(record.public_score)}"
         + ("" if synced else "; run `compete sync` for the score")
     )
-    if record.error:
-        err.print(f"[red]the host reports an error: {record.error}[/red]")
+    lifecycle.check_scored(record)  # a host ERROR exits non-zero with the host's description
 
 
 def _try_sync(adapter: Any, store: Any, name: str, team: str | None) -> bool:

@@ -29,3 +29,11 @@ class AuthError(HostError):
 
 class SubmissionLimitError(HostError):
     """The daily submission limit is reached."""
+
+
+class CompetitionEndedError(HostError):
+    """The competition has ended and accepts no more submissions: a refusal, not a failure."""
+
+
+class SubmissionScoringError(HostError):
+    """The host took the submission but scored it as ERROR."""

@@ -15,9 +15,11 @@ from compete.adapter import KaggleAdapter
 from compete.errors import (
     AuthError,
     CompeteError,
+    CompetitionEndedError,
     HostError,
     NotFoundError,
     SubmissionLimitError,
+    SubmissionScoringError,
     UsageError,
 )
 from compete.workspace import CompetitionConfig, Workspace, file_sha256, validate_name
@@ -93,8 +95,15 @@ def task_for_metric(metric: str | None) -> str | None:
 
 
 def _header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle), [])
+    """The column names on a CSV file's first line, read without scanning the whole file: UTF-8
+    (with or without its byte-order mark), else Windows-1252 as `read_csv_checked` reads it."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = first.decode("cp1252", errors="replace")
+    return next(csv.reader([text]), [])
 
 
 def infer_config(workspace: Workspace, *, metric: str | None = None) -> CompetitionConfig:
@@ -106,7 +115,8 @@ def infer_config(workspace: Workspace, *, metric: str | None = None) -> Competit
     if (data / SAMPLE).is_file():
         id_column = _header(data / SAMPLE)[0]
     if (data / "train.csv").is_file() and (data / "test.csv").is_file():
-        extra = [c for c in _header(data / "train.csv") if c not in set(_header(data / "test.csv"))]
+        test_columns = set(_header(data / "test.csv"))
+        extra = [c for c in _header(data / "train.csv") if c not in test_columns]
         extra = [c for c in extra if c != id_column]
         target = extra[0] if len(extra) == 1 else None
     metric = current.metric or canonical_metric(metric)
@@ -173,7 +183,9 @@ def validate_against_sample(workspace: Workspace, file: Path) -> None:
     id_column = config.id_column or str(sample.columns[0])
     try:
         submission = read_csv_checked(file)
-        validate_submission(submission, sample, id_column=id_column)
+        validate_submission(
+            submission, sample, id_column=id_column, metric=canonical_metric(config.metric)
+        )
     except SubmissionFormatError as error:
         raise UsageError(
             f"{file} does not match {SAMPLE}, nothing was uploaded: " + "; ".join(error.problems)
@@ -210,8 +222,8 @@ def submit(
     )
     try:
         result = adapter.submit(workspace.name, kept, message)
-    except (SubmissionLimitError, AuthError, NotFoundError) as error:
-        # The host answered and said no: nothing to reconcile later.
+    except (SubmissionLimitError, CompetitionEndedError, AuthError, NotFoundError) as error:
+        # The host answered and said no (daily limit, ended, ...): nothing to reconcile later.
         store.complete_submission(record.id, remote_ref=None, status="refused", error=str(error))
         raise
     except CompeteError as error:
@@ -222,6 +234,16 @@ def submit(
         ) from None
     record = store.complete_submission(record.id, remote_ref=result.ref, status="pending")
     return SubmitOutcome(record=record, kept_file=kept)
+
+
+def check_scored(record: SubmissionRecord) -> None:
+    """Raise when the host has scored the submission as ERROR, with the host's description:
+    the upload worked, but the submission counts for nothing."""
+    if record.status == "error":
+        raise SubmissionScoringError(
+            f"the host scored submission #{record.id} as ERROR: "
+            f"{record.error or 'it gave no description'}; fix the file and submit again"
+        )
 
 
 def sync(adapter: KaggleAdapter, store: Store, name: str, *, team: str | None = None) -> SyncResult:

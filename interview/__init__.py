@@ -1,1 +1,2 @@
-"""interview: the mock interview on Transformer failure modes (built in a later issue)."""
+"""interview: the mock interview on Transformer failure modes and fine-tuning: the item bank,
+graders (choice, free text, code in a sandbox), ability estimates, the session, the Gradio app."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -199,11 +198,3 @@ def load_bank(folder: str | Path = BANK_DIR) -> Bank:
                 )
             items[item.id] = item
     return Bank(topics=topics, items=items)
-
-
-def difficulty_prior(level: str) -> float:
-    """b for an uncalibrated item of this level."""
-    value = LEVEL_DIFFICULTY.get(level)
-    if value is None or math.isnan(value):
-        raise BankError(f"unknown level {level!r}; use easy, medium or hard")
-    return value

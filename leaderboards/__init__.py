@@ -1,1 +1,2 @@
-"""leaderboards: the history store of runs, submissions and leaderboard snapshots."""
+"""leaderboards: the history store of runs, submissions and leaderboard snapshots, its analysis
+(CV vs public, shake-up, final picks) and charts."""

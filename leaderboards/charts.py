@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ FIGSIZE = (14.0, 10.0)
 DPI = 110
 # Beyond this many points a series is labelled only at its newest point: labels would overlap.
 LABEL_ALL_UP_TO = 8
+# Points all within this span (a demo, a notebook, one evening's burst) would sit on one vertical
+# line of a date axis: the time panels then number them in order instead.
+SHORT_SPAN = timedelta(hours=1)
 
 
 # -- what is drawn: plain data, shared by both renderers -----------------------------------------
@@ -92,6 +95,40 @@ def metric_label(metric: str, *, greater_is_better: bool) -> str:
     if name.islower() and len(name) <= 6:
         name = name.upper()
     return f"{name} ({'higher' if greater_is_better else 'lower'} is better)"
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """The x axis of a time panel: dates, or (over a short span) 1, 2, 3... in time order."""
+
+    by_order: bool
+    label: str
+    position: dict[Any, int]  # key (submission id, or snapshot time) -> 1-based position
+
+    def x(self, key: Any, at: datetime) -> Any:
+        return self.position[key] if self.by_order else at
+
+
+def time_axis(keyed: Sequence[tuple[Any, datetime]], *, what: str, date_label: str) -> TimeAxis:
+    """Dates for `keyed` (key, time) points, unless they all fall within SHORT_SPAN: then each
+    distinct key's position in time order, labelled "`what` number"."""
+    ordered = sorted(dict(keyed).items(), key=lambda item: (item[1], str(item[0])))
+    times = [at for _, at in ordered]
+    if not times or max(times) - min(times) >= SHORT_SPAN:
+        return TimeAxis(by_order=False, label=date_label, position={})
+    minutes = max(1, round((max(times) - min(times)).total_seconds() / 60))
+    label = f"{what} number, in time order (all within {minutes} min)"
+    return TimeAxis(True, label, {key: i + 1 for i, (key, _) in enumerate(ordered)})
+
+
+def score_axis(data: ChartData) -> TimeAxis:
+    points = [(p.submission_id, p.at) for ps in data.scores.values() for p in ps]
+    return time_axis(points, what="submission", date_label="submitted (UTC)")
+
+
+def rank_axis(data: ChartData) -> TimeAxis:
+    points = [(p.at, p.at) for ps in data.ranks.values() for p in ps]
+    return time_axis(points, what="snapshot", date_label="snapshot taken (UTC)")
 
 
 def chart_data(
@@ -225,7 +262,8 @@ def render_charts(
 # -- matplotlib ----------------------------------------------------------------------------------
 
 
-def _write_png(data: ChartData, out: Path) -> None:
+def draw_figure(data: ChartData) -> Any:
+    """The four panels as a matplotlib Figure (2 x 2 axes, in TITLES order)."""
     # A bare Figure (no pyplot) draws with Agg and touches no GUI or global figure registry.
     from matplotlib.figure import Figure
 
@@ -236,7 +274,11 @@ def _write_png(data: ChartData, out: Path) -> None:
     _mpl_ranks(axes[0][1], data)
     _mpl_cv_public(axes[1][0], data)
     _mpl_board(axes[1][1], data)
-    fig.savefig(out, format="png", dpi=DPI)
+    return fig
+
+
+def _write_png(data: ChartData, out: Path) -> None:
+    draw_figure(data).savefig(out, format="png", dpi=DPI)
 
 
 def _mpl_empty(ax: Any) -> None:
@@ -248,14 +290,15 @@ def _mpl_empty(ax: Any) -> None:
     ax.set_yticks([])
 
 
-def _mpl_dates(ax: Any, times: Sequence[datetime]) -> None:
-    from datetime import timedelta
-
+def _mpl_time_axis(ax: Any, axis: TimeAxis) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.ticker import MaxNLocator
 
-    if max(times) - min(times) < timedelta(hours=1):
-        # One moment only: show the day around it, not a span of years.
-        ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))
+    ax.set_xlabel(axis.label)
+    if axis.by_order:
+        ax.set_xlim(0.5, len(axis.position) + 0.9)  # room for the newest point's label
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        return
     locator = AutoDateLocator(maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -268,15 +311,17 @@ def _mpl_scores(ax: Any, data: ChartData) -> None:
     if not any(data.scores.values()):
         _mpl_empty(ax)
         return
+    axis = score_axis(data)
     for name, points in data.scores.items():
         if not points:
             continue
         colour, marker, _ = SCORE_STYLE[name]
         ax.plot(
-            [p.at for p in points], [p.value for p in points], marker=marker, color=colour,
-            label=f"{name} ({len(points)})", linewidth=1.5, markersize=7,
+            [axis.x(p.submission_id, p.at) for p in points], [p.value for p in points],
+            marker=marker, color=colour, label=f"{name} ({len(points)})", linewidth=1.5,
+            markersize=7,
         )  # fmt: skip
-    _mpl_dates(ax, [p.at for points in data.scores.values() for p in points])
+    _mpl_time_axis(ax, axis)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=10)
 
@@ -290,19 +335,21 @@ def _mpl_ranks(ax: Any, data: ChartData) -> None:
     if not any(data.ranks.values()):
         _mpl_empty(ax)
         return
+    axis = rank_axis(data)
     for board, points in data.ranks.items():
         if not points:
             continue
         colour = BOARD_COLOUR[board]
         ax.plot(
-            [p.at for p in points], [p.rank for p in points], marker="o", color=colour,
-            label=f"{board} board", linewidth=2, markersize=8,
+            [axis.x(p.at, p.at) for p in points], [p.rank for p in points], marker="o",
+            color=colour, label=f"{board} board", linewidth=2, markersize=8,
         )  # fmt: skip
         shown = points if len(points) <= LABEL_ALL_UP_TO else points[-1:]
         for p in shown:
             ax.annotate(
-                f"#{p.rank} of {p.team_count}", (p.at, p.rank), textcoords="offset points",
-                xytext=(6, 8), fontsize=9, color=colour, fontweight="bold",
+                f"#{p.rank} of {p.team_count}", (axis.x(p.at, p.at), p.rank),
+                textcoords="offset points", xytext=(6, 8), fontsize=9, color=colour,
+                fontweight="bold",
             )  # fmt: skip
     worst = max(p.rank for points in data.ranks.values() for p in points)
     pad = max(1.0, 0.12 * worst)
@@ -310,7 +357,7 @@ def _mpl_ranks(ax: Any, data: ChartData) -> None:
     ax.margins(x=0.1)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 else ""))
-    _mpl_dates(ax, [p.at for points in data.ranks.values() for p in points])
+    _mpl_time_axis(ax, axis)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=10)
 
@@ -439,19 +486,31 @@ def _plotly_scores(fig: Any, data: ChartData) -> None:
     if not any(data.scores.values()):
         _plotly_empty(fig, 1, 1)
         return
+    axis = score_axis(data)
+    when = "" if axis.by_order else "<br>%{x|%Y-%m-%d %H:%M}"
     for name, points in data.scores.items():
         if not points:
             continue
         colour, _, symbol = SCORE_STYLE[name]
         fig.add_trace(
             go.Scatter(
-                x=[p.at for p in points], y=[p.value for p in points], mode="lines+markers",
-                name=name, marker={"symbol": symbol, "size": 9, "color": colour},
+                x=[axis.x(p.submission_id, p.at) for p in points], y=[p.value for p in points],
+                mode="lines+markers", name=name,
+                marker={"symbol": symbol, "size": 9, "color": colour},
                 line={"color": colour}, customdata=[p.submission_id for p in points],
-                hovertemplate=f"{name}: %{{y:.6g}}<br>submission #%{{customdata}}<br>"
-                "%{x|%Y-%m-%d %H:%M}<extra></extra>",
+                hovertemplate=f"{name}: %{{y:.6g}}<br>submission #%{{customdata}}{when}"
+                "<extra></extra>",
             ),
             row=1, col=1,
+        )  # fmt: skip
+    _plotly_time_axis(fig, axis, row=1, col=1)
+
+
+def _plotly_time_axis(fig: Any, axis: TimeAxis, *, row: int, col: int) -> None:
+    if axis.by_order:
+        fig.update_xaxes(
+            title_text=axis.label, tickmode="linear", tick0=1, dtick=1,
+            range=[0.5, len(axis.position) + 0.5], row=row, col=col,
         )  # fmt: skip
 
 
@@ -463,6 +522,8 @@ def _plotly_ranks(fig: Any, data: ChartData) -> None:
     if not any(data.ranks.values()):
         _plotly_empty(fig, 1, 2)
         return
+    axis = rank_axis(data)
+    when = "" if axis.by_order else "<br>%{x|%Y-%m-%d %H:%M}"
     for board, points in data.ranks.items():
         if not points:
             continue
@@ -474,16 +535,18 @@ def _plotly_ranks(fig: Any, data: ChartData) -> None:
         ]  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=[p.at for p in points], y=[p.rank for p in points], mode="lines+markers+text",
+                x=[axis.x(p.at, p.at) for p in points], y=[p.rank for p in points],
+                mode="lines+markers+text",
                 name=f"{board} board rank", text=labels, textposition="top center",
                 cliponaxis=False,
                 marker={"size": 10, "color": colour}, line={"color": colour, "width": 2},
                 customdata=[p.team_count for p in points],
-                hovertemplate=f"{board} board: rank %{{y}} of %{{customdata}} teams<br>"
-                "%{x|%Y-%m-%d %H:%M}<extra></extra>",
+                hovertemplate=f"{board} board: rank %{{y}} of %{{customdata}} teams"
+                f"{when}<extra></extra>",
             ),
             row=1, col=2,
         )  # fmt: skip
+    _plotly_time_axis(fig, axis, row=1, col=2)
 
 
 def _plotly_cv_public(fig: Any, data: ChartData) -> None:

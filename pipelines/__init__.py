@@ -1,1 +1,2 @@
-"""pipelines: the ML core (metrics, folds, models, cross-validation, submissions); no CLI, no DB."""
+"""pipelines: the ML core (schema, features, metrics, folds, models, cross-validation, tuning,
+blending, submissions); no CLI, no DB."""

@@ -26,3 +26,7 @@ class SubmissionFormatError(DataError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class TuningTerminated(PipelinesError):
+    """SIGTERM arrived while tuning: the running trial was recorded as FAIL before stopping."""

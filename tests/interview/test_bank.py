@@ -1,5 +1,6 @@
-"""The interview bank: the issue's counts and coverage per area, complete items, and the whole
-bank verified through `compete interview verify-bank` (every code item run in the sandbox)."""
+"""The interview bank: at least 40 failure-mode items, 25 fine-tuning items and 15 code exercises,
+every topic covered, complete items, and the whole bank verified through
+`compete interview verify-bank` (every code item run in the sandbox)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from interview.bank import BANK_DIR, load_bank
 
-# The issue's minimums: 40 failure-mode items, 25 fine-tuning items, 15 code exercises.
+# The bank's floor per area: what an adaptive interview needs to draw from without repeats.
 MINIMUM = {"failure_modes": 40, "fine_tuning": 25}
 MIN_CODE = 15
 MIN_PER_TOPIC = 4

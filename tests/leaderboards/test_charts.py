@@ -175,3 +175,83 @@ def test_one_submission_and_one_snapshot_draw_without_warnings(store, tmp_path):
             out=tmp_path / "one.png",
         )  # fmt: skip
     assert png.stat().st_size > 20_000
+
+
+def _burst(store, n: int, step: timedelta) -> None:
+    """`n` submissions and public snapshots `step` apart, as the demo or a notebook makes them."""
+    remote = [
+        RemoteSubmission(
+            f"b{i}",
+            f"b{i}.csv",
+            f"try {i}",
+            T0 + i * step,
+            "COMPLETE",
+            None,
+            f"{0.80 + 0.01 * i:.3f}",
+            "",
+        )  # fmt: skip
+        for i in range(n)
+    ]
+    for i in range(n):
+        row = store.begin_submission(
+            "churn", host=HOST, file_path=f"/ws/b{i}.csv", file_hash=f"{i:064x}",
+            file_name=f"b{i}.csv", message=f"try {i}", cv_score=0.81 + 0.01 * i,
+        )  # fmt: skip
+        store.complete_submission(row.id, remote_ref=f"b{i}")
+    store.reconcile_submissions("churn", host=HOST, remote=remote)
+    for i in range(n):
+        store.add_snapshot(
+            "churn", host=HOST, board="public", taken_at=T0 + i * step + timedelta(seconds=5),
+            entries=board(20, 10 - i, seed=i), our_team=US,
+        )  # fmt: skip
+
+
+def _time_panels(store):
+    from leaderboards.charts import draw_figure
+
+    data = chart_data(store.history("churn", host=HOST), metric="auc", greater_is_better=True)
+    scores, ranks = draw_figure(data).axes[:2]
+    return scores, ranks
+
+
+def test_submissions_within_minutes_are_plotted_by_their_order(store, tmp_path):
+    _burst(store, 5, timedelta(seconds=40))  # all five within 3 minutes
+    scores, ranks = _time_panels(store)
+    assert scores.get_xlabel().startswith("submission number, in time order")
+    assert ranks.get_xlabel().startswith("snapshot number, in time order")
+    for ax in (scores, ranks):
+        assert ax.get_xlim() == (0.5, 5.9)
+        for line in ax.get_lines():
+            assert list(line.get_xdata()) == [1, 2, 3, 4, 5]
+    # Each submission's CV and public score share its number.
+    cv, public = (line for line in scores.get_lines())
+    assert list(cv.get_ydata()) == pytest.approx([0.81, 0.82, 0.83, 0.84, 0.85])
+    assert list(public.get_ydata()) == pytest.approx([0.80, 0.81, 0.82, 0.83, 0.84])
+    [png] = render_charts(
+        store.history("churn", host=HOST), metric="auc", greater_is_better=True,
+        out=tmp_path / "burst.png",
+    )  # fmt: skip
+    assert png.stat().st_size > 20_000
+
+
+def test_a_long_span_keeps_dates(filled):
+    history, entries = filled
+    from leaderboards.charts import draw_figure
+
+    data = chart_data(history, metric="auc", greater_is_better=True, board_entries=entries)
+    scores, ranks = draw_figure(data).axes[:2]
+    assert scores.get_xlabel() == "submitted (UTC)"
+    assert ranks.get_xlabel() == "snapshot taken (UTC)"
+    for ax in (scores, ranks):
+        for line in ax.get_lines():
+            assert all(isinstance(x, datetime) for x in line.get_xdata())
+    (cv, *_), times = scores.get_lines(), [s.submitted_at for s in history.submissions]
+    assert list(cv.get_xdata()) == sorted(times)
+
+
+def test_html_time_axes_follow_the_same_rule(store, tmp_path):
+    _burst(store, 4, timedelta(seconds=30))
+    out = tmp_path / "burst.html"
+    render_charts(store.history("churn", host=HOST), metric="auc", greater_is_better=True, out=out)
+    text = out.read_text()
+    assert "submission number, in time order" in text and "snapshot number" in text

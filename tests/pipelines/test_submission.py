@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from pipelines.errors import PipelinesError, SubmissionFormatError
 from pipelines.submission import (
+    CsvEncoding,
     build_submission,
+    detect_encoding,
     read_csv_checked,
     validate_submission,
     write_submission,
@@ -197,3 +199,148 @@ def test_any_single_corruption_is_reported(pair, corruption, data):
     text = "\n".join(_problems(submission, sample))
     for words in expected:
         assert words in text
+
+
+# --- properties: infinities always, and values outside [0, 1] for probability metrics ---
+
+OUT_OF_RANGE = st.one_of(
+    st.floats(min_value=1.0, exclude_min=True, allow_infinity=False),
+    st.floats(max_value=0.0, exclude_max=True, allow_infinity=False),
+    st.sampled_from([np.inf, -np.inf]),
+)
+
+
+@st.composite
+def probability_submissions(draw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    sample = draw(samples())
+    submission = sample.copy()
+    for name in sample.columns[1:]:
+        submission[name] = draw(
+            st.lists(st.floats(0.0, 1.0), min_size=len(sample), max_size=len(sample))
+        )
+    return sample, submission
+
+
+@settings(max_examples=100, deadline=None)
+@given(probability_submissions(), st.sampled_from(["auc", "logloss", "multiclass_logloss"]))
+def test_probabilities_within_0_and_1_pass_for_probability_metrics(pair, metric):
+    sample, submission = pair
+    validate_submission(submission, sample, id_column="id", metric=metric)
+
+
+@settings(max_examples=150, deadline=None)
+@given(probability_submissions(), OUT_OF_RANGE, st.data())
+def test_one_value_outside_0_and_1_is_named_by_row_and_column(pair, value, data):
+    sample, submission = pair
+    row = data.draw(st.integers(0, len(submission) - 1), label="row")
+    column = data.draw(st.sampled_from(list(submission.columns[1:])), label="column")
+    submission.loc[row, column] = value
+    (problem,) = _problems_for(submission, sample, metric="auc")
+    kind = "infinite value" if np.isinf(value) else "outside [0, 1]"
+    assert f"Column '{column}' holds 1 " in problem and kind in problem
+    assert f"data rows {row + 1} (" in problem
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_submissions(), st.sampled_from([np.inf, -np.inf]), st.data())
+def test_infinities_are_refused_whatever_the_metric(pair, value, data):
+    sample, submission = pair
+    submission = submission.reset_index(drop=True)
+    row = data.draw(st.integers(0, len(submission) - 1), label="row")
+    column = data.draw(st.sampled_from([c for c in submission.columns if c != "id"]))
+    submission.loc[row, column] = value
+    for metric in (None, "rmse", "auc"):
+        problems = _problems_for(submission, sample, metric=metric)
+        assert any(f"Column '{column}' holds 1 infinite value" in p for p in problems)
+
+
+def test_values_outside_0_and_1_pass_when_the_metric_scores_values(sample):
+    submission = sample.assign(target=[-3.0, 0.5, 7.0, 1e6])
+    for metric in (None, "rmse", "mae", "r2"):
+        validate_submission(submission, sample, id_column="id", metric=metric)
+    problems = _problems_for(submission, sample, metric="logloss")
+    assert problems == [
+        "Column 'target' holds 3 values outside [0, 1] on data rows 1 (-3.0), 3 (7.0), "
+        "4 (1000000.0) (data rows counted from 1 after the header; add 1 for the spreadsheet "
+        "line); the metric logloss scores probabilities: clip them to [0, 1] or submit the "
+        "model's probabilities."
+    ]
+
+
+def _problems_for(submission: pd.DataFrame, sample: pd.DataFrame, *, metric) -> list[str]:
+    with pytest.raises(SubmissionFormatError) as caught:
+        validate_submission(submission, sample, id_column="id", metric=metric)
+    return caught.value.problems
+
+
+# --- encodings: UTF-8 (with or without BOM) as is, Windows-1252/Latin-1 read correctly ---
+
+CITIES = ["Café", "Zürich", "São Paulo", "Montréal", "Kraków"]
+
+
+def test_a_latin1_file_is_read_correctly_with_a_note(tmp_path, caplog):
+    path = tmp_path / "train.csv"
+    frame = pd.DataFrame({"id": [1, 2, 3, 4], "city": ["Café", "Zürich", "São Paulo", "Oslo"]})
+    path.write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    with caplog.at_level("WARNING", logger="pipelines"):
+        read = read_csv_checked(path)
+    pd.testing.assert_frame_equal(read, frame)
+    # "id,city\n1,Caf" is 13 bytes: the é is the first byte that is not UTF-8.
+    assert detect_encoding(path) == CsvEncoding("cp1252", first_non_utf8=13)
+    (note,) = caplog.messages
+    assert str(path) in note and "offset 13" in note and "Windows-1252" in note
+    assert "iconv -f latin1 -t utf-8" in note
+
+
+def test_windows_1252_punctuation_and_utf8_bom_are_read_as_written(tmp_path, caplog):
+    text = "id,note\n1,“quoted” – 5 €\n2,plain\n"
+    (tmp_path / "cp1252.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "utf8.csv").write_bytes(text.encode("utf-8"))
+    with caplog.at_level("WARNING", logger="pipelines"):
+        for name in ("cp1252.csv", "bom.csv", "utf8.csv"):
+            read = read_csv_checked(tmp_path / name)
+            assert read.columns.tolist() == ["id", "note"], name
+            assert read["note"].tolist() == ["“quoted” – 5 €", "plain"], name
+    assert len(caplog.messages) == 1 and "cp1252.csv" in caplog.messages[0]  # only the fallback
+    assert detect_encoding(tmp_path / "bom.csv").name == "utf-8-sig"
+
+
+def test_utf16_is_refused_naming_the_offset_and_iconv(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_bytes("id,city\n1,Zürich\n".encode("utf-16"))
+    with pytest.raises(SubmissionFormatError) as caught:
+        read_csv_checked(path)
+    (problem,) = caught.value.problems
+    assert "wide.csv" in problem and "offset 0" in problem and "NUL bytes" in problem
+    assert "iconv -f utf-16 -t utf-8" in problem
+
+
+def test_the_offset_is_exact_across_chunk_boundaries(tmp_path):
+    from pipelines.submission import _first_undecodable
+
+    path = tmp_path / "long.csv"
+    # A valid two-byte "é" split across the 1000-byte chunk boundary, then a Latin-1 "é".
+    path.write_bytes(b"a" * 999 + "é".encode() + b"x" * 10 + "é".encode("latin-1"))
+    assert _first_undecodable(path, "utf-8", chunk=1000) == 1011
+    assert _first_undecodable(path, "utf-8") == 1011
+
+
+LATIN1_TEXT = st.text(
+    alphabet=st.characters(
+        codec="latin-1", exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=',"'
+    ),
+    min_size=1,
+    max_size=12,
+    # At least one accented letter: never a number or an NA word, always non-ASCII bytes.
+).filter(lambda s: s.strip() == s and any(not c.isascii() and c.isalpha() for c in s))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(LATIN1_TEXT, min_size=1, max_size=8), st.sampled_from(["latin-1", "utf-8"]))
+def test_any_latin1_text_round_trips_in_either_encoding(tmp_path_factory, values, encoding):
+    path = tmp_path_factory.mktemp("enc") / "data.csv"
+    frame = pd.DataFrame({"id": range(len(values)), "name": values})
+    path.write_bytes(frame.to_csv(index=False).encode(encoding))
+    read = read_csv_checked(path)
+    assert read["name"].astype(str).tolist() == values

@@ -176,3 +176,24 @@ def test_list_get_and_close(practice_home: Path) -> None:
     later = datetime.now(UTC) + timedelta(days=3)
     moved = close_competition(practice_home, "race", when=later)
     assert get_competition(practice_home, "race").deadline == moved.deadline == later
+
+
+def test_a_latin1_csv_is_read_correctly(tmp_path: Path, churn_csv: Path, caplog) -> None:
+    """A CSV exported in Latin-1 (Excel on Windows) becomes a competition whose files are UTF-8
+    with the accents intact, and a note says which encoding was used."""
+    cities = ["Café", "Zürich", "Montréal", "São Paulo", "Kraków"]
+    frame = pd.read_csv(churn_csv)
+    frame["Région"] = [cities[i % 4] for i in range(len(frame))]  # Kraków is not Latin-1
+    latin1 = tmp_path / "churn-latin1.csv"
+    latin1.write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        latin1.read_text(encoding="utf-8")
+    with caplog.at_level("WARNING", logger="pipelines"):
+        competition = create_competition(
+            tmp_path / "home", PracticeSpec(name="latin", target="churn", csv=latin1)
+        )
+    assert any("churn-latin1.csv is not UTF-8" in m for m in caplog.messages)
+    train = pd.read_csv(competition.files_dir / "train.csv", encoding="utf-8")
+    test = pd.read_csv(competition.files_dir / "test.csv", encoding="utf-8")
+    assert "Région" in train.columns and "Région" in test.columns
+    assert set(train["Région"]) | set(test["Région"]) == set(cities[:4])
