@@ -271,7 +271,8 @@ def _range_problems(
             problems.append(
                 f"Column {str(name)!r} holds {_count(len(outside), 'value')} outside [0, 1] on "
                 f"data rows {_shown_rows(column, outside)} ({ROWS_NOTE}); the metric {metric} "
-                "scores probabilities: clip them to [0, 1] or submit the model's probabilities."
+                "scores probabilities: submit the model's probabilities, or rescale scores into "
+                "[0, 1] (ranks / n keep their order; clipping would tie them)."
             )
     return problems
 

@@ -262,8 +262,8 @@ def test_values_outside_0_and_1_pass_when_the_metric_scores_values(sample):
     assert problems == [
         "Column 'target' holds 3 values outside [0, 1] on data rows 1 (-3.0), 3 (7.0), "
         "4 (1000000.0) (data rows counted from 1 after the header; add 1 for the spreadsheet "
-        "line); the metric logloss scores probabilities: clip them to [0, 1] or submit the "
-        "model's probabilities."
+        "line); the metric logloss scores probabilities: submit the model's probabilities, or "
+        "rescale scores into [0, 1] (ranks / n keep their order; clipping would tie them)."
     ]
 
 
