@@ -92,10 +92,16 @@ def finite(a: object) -> bool:
     return bool(np.isfinite(np.asarray(a, dtype=np.float64)).all())
 
 
+def sub(arrays: Arrays, prefix: str) -> Arrays:
+    """The outputs named `prefix...`, without the prefix (a dict the driver returned nested
+    under one name arrives flattened as `name.key`)."""
+    return {name[len(prefix) :]: array for name, array in arrays.items() if name.startswith(prefix)}
+
+
 def _namespace(source: str, label: str) -> dict:
-    """The names a trusted snippet of the bank defines (NumPy, math, `close` and `finite`
-    preloaded)."""
-    namespace: dict = {"np": np, "math": math, "close": close, "finite": finite}
+    """The names a trusted snippet of the bank defines (NumPy, math, `close`, `finite` and
+    `sub` preloaded)."""
+    namespace: dict = {"np": np, "math": math, "close": close, "finite": finite, "sub": sub}
     if source:
         exec(compile(source, f"<{label}>", "exec"), namespace)  # noqa: S102 - bank code
     return namespace
@@ -188,7 +194,8 @@ def _same(name: str, got: Arrays, ref: Arrays, atol: float, rtol: float) -> str:
     wrong = int((~close).sum())
     with np.errstate(invalid="ignore"):
         largest = float(np.nanmax(np.abs(have64 - want64))) if have64.size else 0.0
-    nan = " (NaN or inf where the expected values are finite)" if math.isnan(largest) else ""
+    mismatch = (~np.isfinite(have64) & np.isfinite(want64)).any()
+    nan = " (NaN or inf where the expected values are finite)" if mismatch else ""
     return (
         f"output {name!r} differs from the expected values at {wrong} of {have.size} "
         f"entries (largest difference {largest:.3g}){nan}"
