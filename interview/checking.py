@@ -116,7 +116,9 @@ def new_inputs(task: CodeTask, seed: int | None = None) -> Arrays:
         make = _namespace(task.cases, "cases").get("inputs")
         if make is None:
             raise GradingError("the code task's `cases` define no inputs(rng); fix the bank")
-        arrays = {name: np.asarray(value) for name, value in make(np.random.default_rng(seed)).items()}
+        arrays = {
+            name: np.asarray(value) for name, value in make(np.random.default_rng(seed)).items()
+        }
     arrays["seed"] = np.asarray(seed % 2**31, dtype=np.int64)
     return arrays
 
@@ -178,7 +180,8 @@ class ReferenceCache:
 
 
 def _same(name: str, got: Arrays, ref: Arrays, atol: float, rtol: float) -> str:
-    """"" when output `name` equals the reference's, else what differs (no values shown)."""
+    """An empty string when output `name` equals the reference's, else what differs (no
+    values shown)."""
     if name not in ref:
         raise GradingError(f"the reference returns no output {name!r}; fix the bank item")
     want = ref[name]
@@ -192,8 +195,10 @@ def _same(name: str, got: Arrays, ref: Arrays, atol: float, rtol: float) -> str:
     if close.all():
         return ""
     wrong = int((~close).sum())
-    with np.errstate(invalid="ignore"):
-        largest = float(np.nanmax(np.abs(have64 - want64))) if have64.size else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = np.abs(have64 - want64)
+    difference = difference[np.isfinite(difference)]
+    largest = float(difference.max()) if difference.size else math.inf
     mismatch = (~np.isfinite(have64) & np.isfinite(want64)).any()
     nan = " (NaN or inf where the expected values are finite)" if mismatch else ""
     return (
@@ -221,9 +226,7 @@ def run_checks(
     return outcomes
 
 
-def _evaluate(
-    check: Check, helpers: dict, inputs: Arrays, got: Arrays, ref: Arrays
-) -> str | None:
+def _evaluate(check: Check, helpers: dict, inputs: Arrays, got: Arrays, ref: Arrays) -> str | None:
     """None when `check` holds, else a detail ("" when the message says it all)."""
     for name in check.same:
         difference = _same(name, got, ref, check.atol, check.rtol)

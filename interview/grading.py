@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from interview.errors import GradingError
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
+from interview.errors import GradingError
 from interview.sandbox import SandboxLimits, run_driver
 
 if TYPE_CHECKING:
@@ -331,8 +331,8 @@ class Grader:
         inputs, reference = self.references.take(task)
         result = run_driver(task, solution, [pack(inputs)], self.limits)
         got, missing = unpack(result.outputs[0])
-        if got is None and (result.notes or result.error):
-            missing = "; ".join(result.notes) or f"the run stopped: {result.error}"
+        if result.outputs[0] is None and (result.notes or result.error):
+            missing += "; " + ("; ".join(result.notes) or f"the run stopped: {result.error}")
         outcomes = tuple(run_checks(task, inputs, got, reference.result(), missing))
         passed_count = sum(outcome.passed for outcome in outcomes)
         lines = [f"{passed_count}/{len(outcomes)} checks passed."]
@@ -341,12 +341,20 @@ class Grader:
         for outcome in outcomes:
             mark = "pass" if outcome.passed else "FAIL"
             lines.append(f"[{mark}] {outcome.name}: {outcome.message}")
-        # Working code passes every check; the fraction passed is the partial credit.
+        # Working code passes every check; the fraction passed is the partial credit, but
+        # only for outputs that agree with the reference's where a check compares them: a
+        # property alone (rows sum to one, the loss is finite) is easy to fake with made-up
+        # outputs, so it earns nothing next to a failed comparison.
+        compared = [o for o, check in zip(outcomes, task.checks, strict=True) if check.same]
+        score = passed_count / len(outcomes)
+        if not all(outcome.passed for outcome in compared):
+            score = 0.0
+            lines.insert(1, "The outputs differ from a correct solution's: no partial credit.")
         passed = passed_count == len(outcomes) and not result.error
         return Grade(
             item.id,
             "code",
-            passed_count / len(outcomes),
+            score,
             passed,
             "\n".join(lines),
             tests=outcomes,

@@ -24,7 +24,9 @@ What is enforced where (Linux):
   mount namespace every mount is remounted read-only, the sandbox folder alone is bound back
   writable, and these are covered by an empty tmpfs with only the interpreter's, the
   site-packages' and the sandbox's own folders bound back: directories that are not
-  world-traversable (such as /root), the project's checkout, every folder of the project's
+  world-traversable (such as /root), the temporary folder, the project's checkout and the
+  folder that holds it (sibling checkouts), every checkout an editable install in the
+  visible site-packages points to, every folder of the project's
   packages wherever they are installed (`interview/` with its bank, `compete/`, ... in a
   wheel install they sit inside site-packages) and the folder holding every other sandbox
   (the reference's runs). It then drops to a fresh unprivileged uid/gid (one per run,
@@ -47,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import json
 import os
 import re
@@ -268,10 +271,16 @@ def _hidden_paths(sandboxes: Path) -> list[str]:
     wherever it is installed (a wheel puts them in site-packages, which stays visible for
     torch and numpy), and the folder of all sandboxes."""
     import importlib.util
+    import tempfile
 
-    hide = {str(sandboxes)}
+    # The temporary folder too: copies of the project (build trees, other checkouts) tend to
+    # land there, and every sandbox's own folder is bound back.
+    hide = {str(sandboxes), os.path.realpath(tempfile.gettempdir())}
     if (PROJECT_ROOT / "pyproject.toml").exists():
         hide.add(str(PROJECT_ROOT))
+        # A checkout's siblings are often other checkouts of it (worktrees, copies).
+        if PROJECT_ROOT.parent != Path("/"):
+            hide.add(str(PROJECT_ROOT.parent))
     hide.add(str(Path(__file__).resolve().parent))  # this package, however it was installed
     for name in PROJECT_PACKAGES:
         try:
@@ -280,7 +289,46 @@ def _hidden_paths(sandboxes: Path) -> list[str]:
             continue
         for location in (spec.submodule_search_locations or []) if spec else []:
             hide.add(os.path.realpath(location))
+    hide |= _editable_sources()
     return sorted(hide)
+
+
+@functools.lru_cache(maxsize=1)
+def _editable_sources() -> frozenset[str]:
+    """Checkouts that an editable install in a visible site-packages points to (through a
+    `.pth` line or setuptools' `__editable__*finder.py` mapping), even when this process
+    runs another copy of the project: the finder file itself names them."""
+    import ast
+
+    found: set[str] = set()
+    for site in (p for p in sys.path if p.endswith(("site-packages", "dist-packages"))):
+        try:
+            names = os.listdir(site)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(site, name)
+            try:
+                text = Path(path).read_text(encoding="utf-8", errors="replace")[:200_000]
+            except OSError:
+                continue
+            if name.endswith(".pth"):
+                for line in text.splitlines():
+                    for package in PROJECT_PACKAGES:
+                        if os.path.isdir(os.path.join(line.strip(), package)):
+                            found.add(os.path.realpath(os.path.join(line.strip(), package)))
+            elif name.startswith("__editable__") and name.endswith(".py"):
+                match = re.search(r"^MAPPING[^=]*=\s*(\{.*?\})\s*$", text, re.M)
+                try:
+                    mapping = ast.literal_eval(match.group(1)) if match else {}
+                except (ValueError, SyntaxError):
+                    continue
+                found |= {
+                    os.path.realpath(target)
+                    for package, target in mapping.items()
+                    if package in PROJECT_PACKAGES and os.path.isdir(target)
+                }
+    return frozenset(found)
 
 
 def _needed_paths(box: Path) -> list[str]:

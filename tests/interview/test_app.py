@@ -252,7 +252,8 @@ def test_no_item_of_the_real_bank_shows_its_hidden_parts():
             for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
                 hidden += idea.paraphrases
         if item.code:
-            hidden += [item.code.tests]
+            hidden += [check.expect for check in item.code.checks if check.expect]
+            hidden += [text for text in (item.code.cases, item.code.helpers) if text.strip()]
             if item.code.reference.strip() != item.code.starter.strip():
                 hidden.append(item.code.reference)
         for secret in hidden:
