@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -365,3 +366,74 @@ def test_outputs_come_from_fresh_inputs_so_stored_answers_fail(item, grader):
 
     first, second = new_inputs(item.code), new_inputs(item.code)
     assert not (first["q"] == second["q"]).all() and first["seed"] != second["seed"]
+
+
+WHEEL_RUN = """
+import json, sys
+import interview
+from interview.bank import load_bank
+from interview.checking import new_inputs, pack
+from interview.grading import Grader
+from interview.sandbox import run_driver
+
+cheat = sys.argv[1]
+item = load_bank().item("fix-mask-after-softmax")
+grader = Grader()
+reference = grader.grade(item, item.code.reference)
+run = run_driver(item.code, cheat, [pack(new_inputs(item.code))])
+grade = grader.grade(item, cheat)
+print(json.dumps({"package": interview.__file__, "reference": reference.passed,
+                  "stdout": run.stdout, "score": grade.score, "passed": grade.passed}))
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel_install(tmp_path_factory) -> Iterator[Path]:
+    """The project built as a wheel and installed into a plain folder (no checkout, no
+    editable install): the layout of a normal install, bank YAML inside the package."""
+    import subprocess
+    import sys
+
+    import shutil
+    import tempfile
+
+    wheels = tmp_path_factory.mktemp("wheels")
+    # Outside the temporary folder, which the sandbox hides as a whole: only hiding the
+    # installed packages themselves can keep this bank out of reach.
+    target = Path(tempfile.mkdtemp(prefix="compete-wheel-", dir="/var/tmp"))
+    target.chmod(0o755)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels)]
+    subprocess.run([*build, str(sandbox.PROJECT_ROOT)], check=True, timeout=300)
+    (wheel,) = wheels.glob("compete-*.whl")
+    install = [*pip, "install", "--no-deps", "--no-compile", "--target", str(target)]
+    subprocess.run([*install, str(wheel)], check=True, timeout=300)
+    assert (target / "interview" / "bank" / "topics.yaml").is_file()
+    yield target
+    shutil.rmtree(target, ignore_errors=True)
+
+
+@ISOLATED
+def test_in_a_wheel_install_the_bank_is_out_of_reach(wheel_install, item):
+    import json
+    import subprocess
+    import sys
+
+    cheat = item.code.starter + "\n" + fill(
+        HUNT_FILES, PACKAGE=str(wheel_install / "interview"), PROJECT=str(wheel_install)
+    )
+    env = {**os.environ, "PYTHONPATH": str(wheel_install)}
+    done = subprocess.run(
+        [sys.executable, "-c", WHEEL_RUN, cheat],
+        env=env,
+        cwd=str(wheel_install),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["package"].startswith(str(wheel_install))  # graded by the wheel's code
+    assert report["reference"] is True
+    assert "LEAK" not in report["stdout"], report["stdout"]
+    assert report["score"] == 0.0 and report["passed"] is False
