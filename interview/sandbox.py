@@ -37,7 +37,10 @@ What is enforced where (Linux):
   process group, before the outputs are read.
 * As another user: the launcher tries an unprivileged user namespace
   (`unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)`) for the same read-only mounts,
-  hidden folders and network isolation. Where the kernel or a seccomp profile refuses, only
+  hidden folders and network isolation, and the grading process makes itself non-dumpable
+  (the sandbox runs as the same user, who could otherwise read the grader's memory through
+  /proc/PID/mem). Still the same uid: the candidate could signal this user's other
+  processes, and RLIMIT_NPROC counts them all. Where the kernel or a seccomp profile refuses, only
   the limits of the first point apply: the bank, the project and a concurrent reference run
   are then protected only by file permissions (the same uid can read them), children that
   leave the process group outlive the run, and `SandboxResult.isolation` says so. Do not
@@ -146,6 +149,8 @@ def run_driver(
     limits = limits or SandboxLimits()
     cpu_s = min(limits.cpu_s, task.time_limit_s)
     root = os.geteuid() == 0
+    if not root:
+        _not_dumpable()
     started = time.perf_counter()
     parent = _sandboxes_folder()
     outer = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
@@ -220,6 +225,15 @@ def run_driver(
         )
     finally:
         shutil.rmtree(outer, ignore_errors=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _not_dumpable() -> None:
+    """Not root, the sandbox runs as this very user: without this, it could read this
+    process's memory (reference outputs, the bank) through /proc/PID/mem. A non-dumpable
+    process needs CAP_SYS_PTRACE in the initial namespace for that, which it lacks."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
 
 
 def _sandboxes_folder() -> Path:
