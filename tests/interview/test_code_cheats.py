@@ -391,10 +391,9 @@ print(json.dumps({"package": interview.__file__, "reference": reference.passed,
 def wheel_install(tmp_path_factory) -> Iterator[Path]:
     """The project built as a wheel and installed into a plain folder (no checkout, no
     editable install): the layout of a normal install, bank YAML inside the package."""
+    import shutil
     import subprocess
     import sys
-
-    import shutil
     import tempfile
 
     wheels = tmp_path_factory.mktemp("wheels")
@@ -419,8 +418,10 @@ def test_in_a_wheel_install_the_bank_is_out_of_reach(wheel_install, item):
     import subprocess
     import sys
 
-    cheat = item.code.starter + "\n" + fill(
-        HUNT_FILES, PACKAGE=str(wheel_install / "interview"), PROJECT=str(wheel_install)
+    cheat = (
+        item.code.starter
+        + "\n"
+        + fill(HUNT_FILES, PACKAGE=str(wheel_install / "interview"), PROJECT=str(wheel_install))
     )
     env = {**os.environ, "PYTHONPATH": str(wheel_install)}
     done = subprocess.run(

@@ -115,7 +115,7 @@ def test_a_fork_bomb_stops_at_the_process_cap_and_leaves_nothing_behind():
 
 @ISOLATED
 def test_writing_outside_the_sandbox_is_blocked():
-    outside = Path("/tmp") / f"sandbox-target-{uuid.uuid4().hex}"
+    outside = Path("/var/tmp") / f"sandbox-target-{uuid.uuid4().hex}"  # /tmp is hidden
     outside.mkdir(mode=0o777)
     outside.chmod(0o777)  # even a world-writable folder stays untouched
     try:
