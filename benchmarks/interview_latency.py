@@ -1,5 +1,10 @@
 """How fast the interview grades: choice, free text (warm model) and code items of the bank,
-p50/p95 per kind against the targets (choice < 50 ms, free text < 300 ms, code < 3 s p95)."""
+p50/p95 per kind against the targets (choice < 50 ms, free text < 300 ms, code < 3 s p95).
+
+A code grading runs the candidate's sandbox (one `import torch`) and the trusted checks; the
+first grading of an item also computes a batch of reference outputs in a second sandbox, in
+parallel. "code" is every grading; "code_first" the first one of each item, "code_pooled"
+the later ones, which find the reference's outputs already computed."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results")
-TARGETS_S = {"choice": 0.05, "free_text": 0.3, "code": 3.0}
+TARGETS_S = {"choice": 0.05, "free_text": 0.3, "code": 3.0, "code_first": 3.0, "code_pooled": 3.0}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -17,7 +22,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main(code_items: int = 6, repeats: int = 3, seed: int = 0) -> dict[str, dict[str, float]]:
+def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dict[str, float]]:
     from interview.bank import load_bank
     from interview.choice import option_order, shown_choice
     from interview.grading import Grader
@@ -42,16 +47,20 @@ def main(code_items: int = 6, repeats: int = 3, seed: int = 0) -> dict[str, dict
                 samples["free_text"].append(grader.grade(item, answer).seconds)
         elif item.kind == "code" and code_seen < code_items:
             code_seen += 1
-            samples["code"].append(grader.grade(item, item.code.reference).seconds)
-            samples["code"].append(grader.grade(item, item.code.starter).seconds)
+            first = grader.grade(item, item.code.reference).seconds
+            later = [grader.grade(item, item.code.starter).seconds]
+            later.append(grader.grade(item, item.code.reference).seconds)
+            samples["code"] += [first, *later]
+            samples["code_first"].append(first)
+            samples["code_pooled"] += later
     report: dict[str, dict[str, float]] = {}
-    print(f"{'kind':<10} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'target p95':>11}")
+    print(f"{'kind':<11} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'target p95':>11}")
     for kind, values in samples.items():
         if not values:
             continue
         p50, p95 = statistics.median(values), percentile(values, 0.95)
         met = "met" if p95 < TARGETS_S[kind] else "MISSED"
-        print(f"{kind:<10} {len(values):4d} {p50:8.3f} {p95:8.3f} {TARGETS_S[kind]:9.2f} s {met}")
+        print(f"{kind:<11} {len(values):4d} {p50:8.3f} {p95:8.3f} {TARGETS_S[kind]:9.2f} s {met}")
         report[kind] = {"n": len(values), "p50_s": p50, "p95_s": p95, "target_s": TARGETS_S[kind]}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "interview_latency.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -71,24 +71,55 @@ class Rubric(_Strict):
     wrong_answers: Annotated[list[str], Field(min_length=2)]
 
 
-class CodeTask(_Strict):
-    """A runnable exercise: the candidate edits `starter`; hidden `tests` decide.
+class Check(_Strict):
+    """One verdict of a code task, computed on the trusted side from data only.
 
-    The candidate's code is saved as `solution.py`; `tests` is a Python module whose
-    `test_*` functions import from `solution` and raise AssertionError with a readable
-    message on failure. `context` files (e.g. an unfamiliar model's source) are written
-    beside it and shown to the candidate.
+    `same`: these outputs must equal the reference's outputs on the same inputs (same shape,
+    within `atol` + `rtol` * |reference|; NaN only where the reference has NaN). `expect`: a
+    Python expression over `got` (the candidate's outputs), `ref` (the reference's),
+    `inputs`, `np`, `math` and the task's `helpers`, which must be true. `message` is what
+    the candidate reads when it fails.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    message: str
+    same: list[str] = []
+    expect: str | None = None
+    atol: Annotated[float, Field(ge=0)] = 1e-5
+    rtol: Annotated[float, Field(ge=0)] = 1e-5
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Check:
+        if not self.same and not self.expect:
+            raise ValueError(f"check {self.name!r} needs `same` outputs or an `expect` expression")
+        return self
+
+
+class CodeTask(_Strict):
+    """A runnable exercise: the candidate edits `starter`; trusted checks on outputs decide.
+
+    The candidate's code is saved as `solution.py` beside `driver` (`driver.py`) and the
+    `context` files (e.g. an unfamiliar model's source, shown to the candidate). In the
+    sandbox, `driver.run(inputs)` calls the candidate's code on one case's inputs (a dict of
+    NumPy arrays, with `seed`, an int64 scalar, among them) and returns a dict of arrays,
+    tensors or numbers; the driver is not secret and may be subverted, which gains nothing.
+    `cases` (trusted, NumPy only) defines `inputs(rng)`, returning that case's arrays from a
+    generator seeded afresh for every grading. The reference runs the same driver on the
+    same inputs in its own sandbox; `checks` compare on the trusted side.
     """
 
     starter: str
     reference: str
-    tests: str
+    driver: str
+    checks: Annotated[list[Check], Field(min_length=1)]
+    cases: str = ""
+    helpers: str = ""  # trusted NumPy functions that `expect` expressions may call
     context: dict[str, str] = {}  # file name -> source shown to the candidate
     time_limit_s: Annotated[float, Field(gt=0, le=20)] = 10.0
 
 
 class Item(_Strict):
-    """One question. Reference answers, rubrics and hidden tests never leave the server."""
+    """One question. Reference answers, rubrics and code checks never leave the server."""
 
     id: Annotated[str, Field(pattern=SLUG)]
     topic: str
@@ -97,7 +128,7 @@ class Item(_Strict):
     prompt: str  # markdown: a concrete symptom to explain, diagnose or fix
     irt: IRT | None = None
     tags: list[str] = []
-    # The score that counts as a pass for free text; code passes only with every test passed.
+    # The score that counts as a pass for free text; code passes only with every check passed.
     pass_mark: Annotated[float, Field(gt=0, le=1)] = 0.6
     # choice
     options: list[str] = []

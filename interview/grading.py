@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
 from interview.errors import GradingError
-from interview.sandbox import SandboxLimits, TestOutcome, run_code
+from interview.sandbox import SandboxLimits, run_driver
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -45,7 +46,7 @@ NEGATION = re.compile(
 @dataclass(frozen=True)
 class Grade:
     """One graded response; `feedback` is what the candidate sees (concept names, never the
-    reference, the rubric's paraphrases or hidden tests)."""
+    reference, the rubric's paraphrases or a code task's checks)."""
 
     item_id: str
     kind: str
@@ -241,6 +242,8 @@ class Grader:
         self.judge = judge
         self.limits = limits or SandboxLimits()
         self.config = config or FreeTextConfig()
+        # Reference outputs of code tasks, computed in the background and used once each.
+        self.references = ReferenceCache(self.limits)
 
     def warm_up(self, items: Iterable[Item] = ()) -> None:
         """Load the embedding model now (the app calls it at start), and embed the rubric
@@ -320,25 +323,41 @@ class Grader:
         )
 
     def _grade_code(self, item: Item, solution: str) -> Grade:
-        if item.code is None:
+        """The candidate's sandbox only computes outputs on fresh inputs; the checks compare
+        them here with the reference's outputs on the same inputs (interview/checking.py)."""
+        task = item.code
+        if task is None:
             raise GradingError(f"code item {item.id!r} has no code task; fix the bank file")
-        result = run_code(item.code, solution, self.limits)
-        score = result.score
-        lines = [f"{result.passed}/{len(result.tests)} hidden tests passed."]
+        inputs, reference = self.references.take(task)
+        result = run_driver(task, solution, [pack(inputs)], self.limits)
+        got, missing = unpack(result.outputs[0])
+        if result.outputs[0] is None and (result.notes or result.error):
+            missing += "; " + ("; ".join(result.notes) or f"the run stopped: {result.error}")
+        outcomes = tuple(run_checks(task, inputs, got, reference.result(), missing))
+        passed_count = sum(outcome.passed for outcome in outcomes)
+        lines = [f"{passed_count}/{len(outcomes)} checks passed."]
         if result.error:
             lines.append(f"Stopped: {result.error}.")
-        for outcome in result.tests:
+        for outcome in outcomes:
             mark = "pass" if outcome.passed else "FAIL"
             lines.append(f"[{mark}] {outcome.name}: {outcome.message}")
-        # Working code passes every hidden test; the fraction passed is the partial credit.
-        passed = bool(result.tests) and result.passed == len(result.tests) and not result.error
+        # Working code passes every check; the fraction passed is the partial credit, but
+        # only for outputs that agree with the reference's where a check compares them: a
+        # property alone (rows sum to one, the loss is finite) is easy to fake with made-up
+        # outputs, so it earns nothing next to a failed comparison.
+        compared = [o for o, check in zip(outcomes, task.checks, strict=True) if check.same]
+        score = passed_count / len(outcomes)
+        if not all(outcome.passed for outcome in compared):
+            score = 0.0
+            lines.insert(1, "The outputs differ from a correct solution's: no partial credit.")
+        passed = passed_count == len(outcomes) and not result.error
         return Grade(
             item.id,
             "code",
             score,
             passed,
             "\n".join(lines),
-            tests=result.tests,
+            tests=outcomes,
             error=result.error,
         )
 

@@ -181,17 +181,22 @@ def check_free_text(item: Item, grader: Grader) -> tuple[ItemCheck, float, float
 
 
 def check_code(item: Item, grader: Grader) -> ItemCheck:
+    """The reference passes every check against its own outputs on fresh inputs (so the
+    checks hold for a correct solution, not only for one draw) and the starter fails."""
+    from interview.errors import GradingError
+
     problems, notes = [], []
-    reference = grader.grade(item, item.code.reference)
-    starter = grader.grade(item, item.code.starter)
-    if not reference.tests:
-        problems.append("the hidden tests define no test_* function")
+    try:
+        reference = grader.grade(item, item.code.reference)
+        starter = grader.grade(item, item.code.starter)
+    except GradingError as error:
+        return ItemCheck(item.id, item.kind, (f"reference fails: {error}",), (), 0.0)
     failing = [t for t in reference.tests if not t.passed]
     if failing or reference.error:
         why = "; ".join(f"{t.name}: {t.message}" for t in failing[:3])
-        problems.append(f"reference fails ({reference.error or 'tests'}): {why}")
+        problems.append(f"reference fails ({reference.error or 'checks'}): {why}")
     if starter.passed or (starter.tests and all(t.passed for t in starter.tests)):
-        problems.append("the starter passes its hidden tests (it should fail them)")
+        problems.append("the starter passes its checks (it should fail them)")
     notes.append(
         f"reference {sum(t.passed for t in reference.tests)}/{len(reference.tests)} in "
         f"{reference.seconds:.1f} s, starter {sum(t.passed for t in starter.tests)}/"
@@ -209,8 +214,9 @@ def verify_bank(
     kinds: tuple[str, ...] = ("choice", "free_text", "code"),
     item_ids: set[str] | None = None,
 ) -> VerifyReport:
-    """Check every item of `kinds` (or only `item_ids`); code items run `workers` sandboxes at
-    a time (each about 1-8 s, mostly `import torch`); never stops at the first problem."""
+    """Check every item of `kinds` (or only `item_ids`); code items run `workers` gradings at
+    a time (each one or two sandboxes of about 1-8 s, mostly `import torch`); never stops at
+    the first problem."""
     items = [
         item
         for item in bank.items.values()

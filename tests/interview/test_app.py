@@ -118,8 +118,8 @@ def test_a_full_interview_ends_on_a_report_and_never_leaks_hidden_material(url, 
         seen.append(_answer(client, seen[-1]))
         assert seen[-1][FEEDBACK].startswith("### Last answer:")
         if kinds[-1] == "code":
-            assert "**Hidden tests:** 2/2 passed" in seen[-1][FEEDBACK]
-            assert "`test_no_future` | pass" in seen[-1][FEEDBACK]
+            assert "**Hidden tests:** 3/3 passed" in seen[-1][FEEDBACK]
+            assert "`no_future` | pass" in seen[-1][FEEDBACK]
         if kinds[-1] == "free_text":
             assert "too short" in seen[-1][FEEDBACK]
     assert sorted(kinds) == ["choice", "choice", "choice", "code", "free_text"]
@@ -188,7 +188,7 @@ def test_slow_grading_does_not_block_other_users(url):
     assert other[FEEDBACK].startswith("### Last answer:")
     assert not job.done(), f"dave waited {quick_seconds:.1f}s for carol's code to be graded"
     graded = job.result(timeout=120)
-    assert "**Hidden tests:** 2/2 passed" in graded[FEEDBACK]
+    assert "**Hidden tests:** 3/3 passed" in graded[FEEDBACK]
 
 
 def test_a_reload_resumes_the_same_item_and_only_for_its_owner(store, bank):
@@ -278,7 +278,8 @@ def test_no_item_of_the_real_bank_shows_its_hidden_parts():
             for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
                 hidden += idea.paraphrases
         if item.code:
-            hidden += [item.code.tests]
+            hidden += [check.expect for check in item.code.checks if check.expect]
+            hidden += [text for text in (item.code.cases, item.code.helpers) if text.strip()]
             if item.code.reference.strip() != item.code.starter.strip():
                 hidden.append(item.code.reference)
         for secret in hidden:

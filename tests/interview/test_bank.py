@@ -54,7 +54,7 @@ def test_code_exercises_and_item_completeness(bank):
                 assert all(k == k.lower() for k in concept.keywords), f"{item.id}: keyword case"
             assert rubric.misconceptions, f"{item.id}: no misconception"
         if item.kind == "code":
-            assert "def test_" in item.code.tests, f"{item.id}: no hidden test"
+            assert item.code.checks and "def run(" in item.code.driver, f"{item.id}: no checks"
 
 
 @pytest.mark.slow

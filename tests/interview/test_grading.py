@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from interview.bank import CodeTask, Item, load_bank
+from interview.bank import Check, CodeTask, Item, load_bank
 from interview.errors import GradingError
 from interview.grading import Grader, TextEncoder, choice_index, split_units
 from interview.sandbox import SandboxLimits
@@ -102,13 +102,14 @@ def test_a_misconception_costs_points_unless_it_is_rejected(bank, grader):
     assert rejected.misconceptions == ()
 
 
-def test_code_items_report_each_hidden_test(bank, grader):
+def test_code_items_report_each_check(bank, grader):
     item = bank.item("fix-mask-after-softmax")
     good = grader.grade(item, item.code.reference)
-    assert good.passed and good.score == 1.0 and len(good.tests) == 2
+    assert good.passed and good.score == 1.0 and len(good.tests) == 3
     bad = grader.grade(item, item.code.starter)
-    assert not bad.passed and "[FAIL] test_future_does_not_change_the_past" in bad.feedback
-    assert "torch.randn" not in bad.feedback  # no hidden source
+    assert not bad.passed and "[FAIL] future_does_not_change_the_past" in bad.feedback
+    assert "got[" not in bad.feedback  # no check expression
+    assert "masked_fill" not in bad.feedback  # no reference
     assert bad.seconds > 0
 
 
@@ -120,11 +121,15 @@ def test_code_verdicts_reach_the_grade():
         level="easy",
         prompt="spin",
         code=CodeTask(
-            starter="", reference="", tests="def test_a():\n    while True:\n        pass\n"
+            starter="",
+            reference="def f():\n    return 1\n",
+            driver="from solution import *\n\ndef run(inputs):\n    return {'y': f()}\n",
+            checks=[Check(name="y", message="f() should be 1", same=["y"])],
         ),
     )
-    grade = Grader(limits=SandboxLimits(wall_s=20, cpu_s=1, memory_mb=512)).grade(item, "")
-    assert grade.error == "cpu time limit" and grade.score == 0.0
+    spin = "def f():\n    while True:\n        pass\n"
+    grade = Grader(limits=SandboxLimits(wall_s=20, cpu_s=1, memory_mb=1024)).grade(item, spin)
+    assert grade.error == "cpu time limit" and grade.score == 0.0 and not grade.passed
     assert "Stopped: cpu time limit" in grade.feedback
 
 

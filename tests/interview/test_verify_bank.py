@@ -62,7 +62,9 @@ items:
     code:
       starter: "def f():\\n    return 1\\n"
       reference: "def f():\\n    return 2\\n"
-      tests: "from solution import f\\n\\ndef test_f():\\n    assert f() == 1, 'f() should be 1'\\n"
+      driver: "from solution import f\\n\\ndef run(inputs):\\n    return {'f': f()}\\n"
+      checks:
+        - {name: f_is_one, message: "f() should be 1", expect: "got['f'] == 1"}
 """
 
 
