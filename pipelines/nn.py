@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 
 Callback = Callable[[int, float], None]
 
+
+class StopTraining(Exception):  # noqa: N818 - a signal, like StopIteration, not an error
+    """Raised by an epoch callback to end training after this epoch, keeping the best epoch's
+    weights (a deadline, for one); any other exception stops training and propagates."""
+
+
 SCHEDULES = ("cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda")
 PIECEWISE_BINS = 48
@@ -315,7 +321,8 @@ def train_network(
 
     `train` and `valid` are (numbers, codes, y) tensors on the device. The best epoch's
     weights are loaded back into `module`. Each callback gets (epoch, valid_loss) after each
-    epoch, 0-based; an exception raised by one stops training and propagates.
+    epoch, 0-based; StopTraining raised by one ends training cleanly after that epoch, any
+    other exception stops training and propagates.
     """
     import torch
 
@@ -379,9 +386,13 @@ def train_network(
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         else:
             waited += 1
+        stop = False
         for callback in callbacks:
-            callback(epoch, valid_loss)
-        if waited >= plan.patience:
+            try:
+                callback(epoch, valid_loss)
+            except StopTraining:
+                stop = True
+        if stop or waited >= plan.patience:
             break
     if best_state is None:
         raise PipelinesError(
@@ -550,7 +561,8 @@ class _TabularNet(BaseEstimator):
 
         X: a DataFrame (category/object/string columns get entity embeddings, the others are
         numeric, NaN allowed) or an array of numbers. `callbacks`: `cb(epoch, valid_loss)`
-        after each epoch (0-based); an exception raised by one stops fit and propagates.
+        after each epoch (0-based); StopTraining raised by one ends fit cleanly with the best
+        epoch so far, any other exception stops fit and propagates.
         """
         import torch
 
