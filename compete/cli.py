@@ -272,10 +272,13 @@ def practice_list(as_json: JsonOpt = False) -> None:
 # -- training --------------------------------------------------------------------------------
 
 
-class Model(StrEnum):
-    lgbm = "lgbm"
-    nn = "nn"
-    hybrid = "hybrid"
+def _model_enum() -> type[StrEnum]:
+    from pipelines.models import family_names  # light: names only, no family is imported
+
+    return StrEnum("Model", {name: name for name in family_names()})
+
+
+Model = _model_enum()
 
 
 class Device(StrEnum):
@@ -294,12 +297,23 @@ def train(
     name: NameArg,
     model: Annotated[
         Model, typer.Option(help="lgbm, nn (embeddings + MLP/TabM) or hybrid (both, blended).")
-    ] = Model.lgbm,
+    ] = Model("lgbm"),
     trials: Annotated[
         int | None, typer.Option(min=1, help="Tune with Optuna: trials in the whole study.")
     ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="Wall time for the whole command, data to submission.csv: 90s, 10m, 1h30m "
+            "or seconds. Every fold and trial stops in time with what it has.",
+        ),
+    ] = None,
     timeout: Annotated[
-        float | None, typer.Option(min=1, help="Tune with Optuna for at most this many seconds.")
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="Tune with Optuna within this budget (--budget with tuning)."
+        ),
     ] = None,
     folds: Annotated[
         int | None,
@@ -328,20 +342,31 @@ def train(
 ) -> None:
     """Cross-validate a model on the competition's saved folds (or tune it with --trials or
     --timeout) and write its out-of-fold and test predictions and submission.csv to a new run
-    folder; the run is recorded in the history."""
+    folder, within --budget if given; the run is recorded in the history."""
+    import time
+
+    started = time.monotonic()  # the budget counts from here: data, schema, folds, all
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from compete.hosts import host_label
-    from compete.training import TrainOptions, TrainProgress
+    from compete.training import TrainOptions, TrainProgress, parse_duration
     from compete.training import train as train_model
     from compete.workspace import Workspace
     from leaderboards.store import Store
+    from pipelines.deadline import Deadline
 
+    if budget is not None and timeout is not None:
+        raise UsageError("give --budget or --timeout (its alias for tuning), not both")
+    seconds = parse_duration(budget) if budget is not None else None
+    tune_seconds = parse_duration(timeout, option="--timeout") if timeout is not None else None
+    limit = seconds if seconds is not None else tune_seconds
+    deadline = None if limit is None else Deadline(started + limit)
     config = settings()
     workspace = Workspace.open(config.competitions_dir, name)
     options = TrainOptions(
         model=model.value, n_folds=folds, seed=seed, device=device.value, trials=trials,
-        timeout=timeout, storage=storage, params=_parse_params(param or [], model.value),
+        timeout=tune_seconds, budget=seconds, storage=storage,
+        params=_parse_params(param or [], model.value),
     )  # fmt: skip
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -372,6 +397,7 @@ def train(
                     on_fold=on_fold, on_epoch=on_epoch, on_trial=on_trial,
                     on_stage=lambda text: bar.update(stage, description=text),
                 ),
+                deadline=deadline,
             )  # fmt: skip
     finally:
         store.close()

@@ -181,14 +181,16 @@ def tune(
     `n_trials` caps the trials of the whole study, counted across every process that joins it
     (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials, and
     once it has passed a running trial is pruned at its next fold (LightGBM) or epoch (network)
-    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most.
+    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most;
+    a trial's folds share the time left before it too (cross_validate's deadline), so even the
+    first trial, which is never pruned, ends near the timeout with every fold fitted.
     Sampling is TPE seeded with `seed`; a median pruner reads the running mean of the fold
     scores (LightGBM) or each epoch's validation loss (networks). `params` are fixed settings
     under the sampled ones (e.g. fewer trees in a quick study); `space` replaces SPACES[model].
     Each trial's CV summary and params go into its user attrs; `on_trial` sees each trial that
-    this call ends. A failing trial is recorded as FAIL and its error raised. `budget`: a
-    deadline (pipelines.deadline) that also cuts each trial's folds and the refit of a best
-    trial made elsewhere, so that even a first trial ends near it; `timeout` defaults to it.
+    this call ends. A failing trial is recorded as FAIL and its error raised. `budget`: the
+    deadline (pipelines.deadline) of the whole call, which bounds the refit of a best trial
+    made elsewhere; `timeout` defaults to the time left before it.
     """
     import optuna
 
@@ -239,7 +241,7 @@ def tune(
             storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.WAITING)
             break
         result = _run_trial(
-            trial, study, data, model, metric, folds, params, space, seed, device, deadline, budget
+            trial, study, data, model, metric, folds, params, space, seed, device, deadline
         )
         n_run += 1
         frozen = storage.get_trial(trial._trial_id)
@@ -305,7 +307,6 @@ def _run_trial(
     seed: int,
     device: str,
     deadline: float | None = None,
-    budget: Deadline | None = None,
 ) -> CVResult | None:
     """Cross-validate one trial's params, feeding the pruner; tell the study how it ended.
     Past `deadline` (time.monotonic) the trial is pruned at its next fold or epoch, unless the
@@ -353,7 +354,7 @@ def _run_trial(
             device=device,
             on_fold=on_fold,
             callbacks=[on_epoch] if get_family(model).epoch_callbacks else None,
-            deadline=budget,
+            deadline=Deadline(deadline),
         )
     except optuna.TrialPruned:
         trial.set_user_attr(
