@@ -17,7 +17,7 @@ from compete.errors import NotFoundError, UsageError
 from compete.lifecycle import RUN_RECORD, SAMPLE
 from compete.workspace import CompetitionConfig, Workspace
 from pipelines.deadline import Deadline
-from pipelines.models import family_names
+from pipelines.models import family_names, get_family
 
 if TYPE_CHECKING:
     import numpy as np
@@ -216,6 +216,13 @@ def train(
     if options.budget is not None and options.timeout is not None:
         raise UsageError("give --budget or --timeout (its alias), not both")
     budget = options.seconds
+    least = get_family(options.model).min_budget
+    if budget is not None and budget < least:
+        raise UsageError(
+            f"a budget of {budget:g}s is too short for {options.model}: it needs at least "
+            f"{least:g}s (start-up, data, and a first tree or batch on every fold); give "
+            f"--budget {least:g}s or more"
+        )
     if deadline is None:
         deadline = Deadline.after(budget) if budget is not None else Deadline.never()
     stage = progress.on_stage or (lambda text: None)

@@ -99,9 +99,10 @@ def cross_validate(
     members (the hybrid) has them blended by hill climbing on their OOF predictions. `device`
     ("auto", "cpu", "cuda") places networks; LightGBM always runs on the CPU.
 
-    `deadline`: each fold gets the time left divided over the folds left, so every fold is
-    fitted (at least one tree or epoch) and the OOF predictions are complete; a fold's model
-    stops at its share with the best iteration so far.
+    `deadline`: each fold gets the time left divided over the folds left, less the time the
+    last fold took to predict, so every fold is fitted (at least one tree or one batch) and
+    the OOF predictions are complete; a fold's model stops at its share with the best
+    iteration so far.
     """
     metric = get_metric(metric) if isinstance(metric, str) else metric
     folds = _check_inputs(data, metric, folds)
@@ -124,6 +125,7 @@ def cross_validate(
         for name in family.members
     }
 
+    predicting = 0.0  # the last fold's prediction time, kept back from the next fold's share
     for fold in range(n_folds):
         fit_rows, valid_rows = folds != fold, folds == fold
         part = FoldData(
@@ -140,13 +142,13 @@ def cross_validate(
             params,
             seed=seed,
             device=device,
-            deadline=deadline.split(n_folds - fold),
+            deadline=deadline.split(n_folds - fold).earlier(predicting),
             callbacks=tuple(callbacks or ()),
         )
         predicted = time.perf_counter()
         raw_valid = family.predict(fitted, part.X_valid)
         raw_test = family.predict(fitted, data.X_test)
-        predicting = (time.perf_counter() - predicted) / len(members)
+        predicting = time.perf_counter() - predicted
         for name, member in members.items():
             fit = fitted.members[name]
             member.raw_oof[valid_rows] = raw_valid[name]
@@ -154,7 +156,7 @@ def cross_validate(
             member.fold_scores.append(
                 metric.score(part.y_valid, as_metric_input(raw_valid[name], task, metric))
             )
-            member.fold_seconds.append(fit.seconds + predicting)
+            member.fold_seconds.append(fit.seconds + predicting / len(members))
             member.best_iterations.append(fit.best_iteration)
             member.params, member.device = fit.params, fit.device
         if on_fold is not None:

@@ -68,6 +68,9 @@ class ModelFamily(Protocol):
     tasks: tuple[str, ...]
     members: tuple[str, ...]
     epoch_callbacks: bool
+    # The shortest wall budget (seconds) a whole `compete train` of this family can keep on a
+    # small table: interpreter, imports, data, and the first tree or batch of every fold.
+    min_budget: float
 
     def default_params(self) -> dict[str, Any]:
         """The settings a run starts from; `params` given to fit_fold override them."""

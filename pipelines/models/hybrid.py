@@ -59,6 +59,7 @@ class HybridFamily:
     tasks = TASKS
     members = ("nn", "lgbm_emb")
     epoch_callbacks = True
+    min_budget = 20.0
 
     def default_params(self) -> dict[str, Any]:
         from pipelines.models.lgbm import FAMILY as LGBM

@@ -119,6 +119,7 @@ class LightGBMFamily:
     tasks = TASKS
     members = ("lgbm",)
     epoch_callbacks = False
+    min_budget = 10.0
 
     def default_params(self) -> dict[str, Any]:
         return {**DEFAULT_LGBM_PARAMS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS}

@@ -48,17 +48,6 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def deadline_stop(deadline: Deadline) -> EpochCallback:
-    """An epoch callback that ends training after the epoch that passes `deadline`."""
-    from pipelines.nn import StopTraining
-
-    def stop(epoch: int, valid_loss: float) -> None:
-        if deadline.passed():
-            raise StopTraining
-
-    return stop
-
-
 def fit_network(
     fold: FoldData,
     params: Mapping[str, Any] | None,
@@ -69,17 +58,20 @@ def fit_network(
     callbacks: Sequence[EpochCallback] = (),
 ) -> tuple[Any, MemberFit]:
     """A network early-stopped on the fold's valid rows; `callbacks` run after each epoch, and
-    the deadline is checked after them."""
+    training stops at `deadline` (within an epoch) keeping the best epoch's weights."""
     from pipelines.nn import TabularNetClassifier, TabularNetRegressor
     from pipelines.result import json_value
 
     started = time.perf_counter()
     estimator = TabularNetRegressor if fold.task == "regression" else TabularNetClassifier
     net = estimator(**{"random_state": seed, **(params or {}), "device": resolve_device(device)})
-    every = list(callbacks)
-    if deadline.bounded:
-        every.append(deadline_stop(deadline))
-    net.fit(fold.X_fit, fold.y_fit, eval_set=(fold.X_valid, fold.y_valid), callbacks=every)
+    net.fit(
+        fold.X_fit,
+        fold.y_fit,
+        eval_set=(fold.X_valid, fold.y_valid),
+        callbacks=list(callbacks),
+        deadline=deadline if deadline.bounded else None,
+    )
     return net, MemberFit(
         best_iteration=int(net.best_epoch_),
         params=json_value(net.get_params()),
@@ -103,6 +95,7 @@ class NetworkFamily:
     tasks = TASKS
     members = ("nn",)
     epoch_callbacks = True
+    min_budget = 20.0
 
     def default_params(self) -> dict[str, Any]:
         return {}  # the estimator's own defaults, sized by the data
