@@ -349,7 +349,7 @@ def train(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from compete.hosts import host_label
-    from compete.training import TrainOptions, TrainProgress, parse_duration
+    from compete.training import TrainOptions, TrainProgress, check_budget, parse_duration
     from compete.training import train as train_model
     from compete.workspace import Workspace
     from leaderboards.store import Store
@@ -360,6 +360,7 @@ def train(
     seconds = parse_duration(budget) if budget is not None else None
     tune_seconds = parse_duration(timeout, option="--timeout") if timeout is not None else None
     limit = seconds if seconds is not None else tune_seconds
+    check_budget(model.value, limit)
     deadline = None if limit is None else Deadline(started + limit)
     config = settings()
     workspace = Workspace.open(config.competitions_dir, name)

@@ -191,6 +191,19 @@ def competition_folds(
     return folds
 
 
+def check_budget(model: str, budget: float | None) -> None:
+    """Refuse a budget shorter than the family can keep, saying the minimum."""
+    if model not in MODELS:
+        raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
+    least = get_family(model).min_budget
+    if budget is not None and budget < least:
+        raise UsageError(
+            f"a budget of {budget:g}s is too short for {model}: it needs at least {least:g}s "
+            f"(start-up, data, and a first tree or batch on every fold); give --budget "
+            f"{least:g}s or more"
+        )
+
+
 def train(
     workspace: Workspace,
     options: TrainOptions,
@@ -211,18 +224,10 @@ def train(
     """
     from pipelines.cv import cross_validate
 
-    if options.model not in MODELS:
-        raise UsageError(f"unknown model {options.model!r}: use one of {', '.join(MODELS)}")
     if options.budget is not None and options.timeout is not None:
         raise UsageError("give --budget or --timeout (its alias), not both")
     budget = options.seconds
-    least = get_family(options.model).min_budget
-    if budget is not None and budget < least:
-        raise UsageError(
-            f"a budget of {budget:g}s is too short for {options.model}: it needs at least "
-            f"{least:g}s (start-up, data, and a first tree or batch on every fold); give "
-            f"--budget {least:g}s or more"
-        )
+    check_budget(options.model, budget)
     if deadline is None:
         deadline = Deadline.after(budget) if budget is not None else Deadline.never()
     stage = progress.on_stage or (lambda text: None)
