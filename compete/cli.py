@@ -407,7 +407,7 @@ def train(
         "run_id": run.run_id, "model": cv.model, "metric": cv.metric, "cv_mean": cv.mean,
         "cv_std": cv.std, "fold_scores": cv.fold_scores, "device": cv.device, "seed": cv.seed,
         "seconds": cv.fit_seconds, "folder": run.folder, "submission": run.submission,
-        "trials": run.study.n_trials if run.study else None,
+        "trials": run.study.n_trials if run.study else None, "budget": limit,
     }  # fmt: skip
     if as_json:
         emit_json(summary)

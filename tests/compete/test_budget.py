@@ -99,6 +99,7 @@ def _kept(workspace: Path, model: str, *extra: str) -> tuple[dict, float]:
     done = compete(workspace, "train", "churn", "--model", model, *extra, "--json")
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)
+    assert run["budget"] == budget
     written = Path(run["submission"]).stat().st_mtime - started
     assert written <= budget * 1.05 + 5, f"{model}: submission after {written:.1f}s"
     sample = pd.read_csv(workspace / "competitions" / "churn" / "data" / "sample_submission.csv")
