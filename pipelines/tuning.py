@@ -181,20 +181,20 @@ def tune(
     `n_trials` caps the trials of the whole study, counted across every process that joins it
     (a resumed study runs only the rest); `timeout` (seconds) stops starting new trials, and
     once it has passed a running trial is pruned at its next fold (LightGBM) or epoch (network)
-    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most;
-    a trial's folds share the time left before it too (cross_validate's deadline), so even the
-    first trial, which is never pruned, ends near the timeout with every fold fitted.
+    as soon as the study has a complete trial, so a run overshoots by one fold or epoch at most.
     Sampling is TPE seeded with `seed`; a median pruner reads the running mean of the fold
     scores (LightGBM) or each epoch's validation loss (networks). `params` are fixed settings
     under the sampled ones (e.g. fewer trees in a quick study); `space` replaces SPACES[model].
     Each trial's CV summary and params go into its user attrs; `on_trial` sees each trial that
-    this call ends. A failing trial is recorded as FAIL and its error raised. `budget`: the
-    deadline (pipelines.deadline) of the whole call, which bounds the refit of a best trial
-    made elsewhere; `timeout` defaults to the time left before it.
+    this call ends. A failing trial is recorded as FAIL and its error raised.
     """
     import optuna
 
     get_family(model)  # an unknown model is refused before the study is made
+    # `budget`, the deadline of the whole call, bounds the refit of a best trial made elsewhere;
+    # the timeout defaults to the time left before it. A trial's folds share the time left
+    # before the timeout (cross_validate's deadline), so even a first trial, never pruned,
+    # ends near it with every fold fitted.
     if timeout is None and budget is not None and budget.bounded:
         timeout = budget.remaining()
     if n_trials is None and timeout is None:
