@@ -272,13 +272,16 @@ def practice_list(as_json: JsonOpt = False) -> None:
 # -- training --------------------------------------------------------------------------------
 
 
-def _model_enum() -> type[StrEnum]:
-    from pipelines.models import family_names  # light: names only, no family is imported
+def _model_choices() -> tuple[type[StrEnum], str]:
+    """The registered model families as choices, and their help; the registry and the family
+    modules are light (no numpy, torch or lightgbm until a family fits)."""
+    from pipelines.models import FAMILIES
 
-    return StrEnum("Model", {name: name for name in family_names()})
+    text = "; ".join(f"{name}: {family.description}" for name, family in FAMILIES.items())
+    return StrEnum("Model", {name: name for name in FAMILIES}), text + "."
 
 
-Model = _model_enum()
+Model, MODEL_HELP = _model_choices()
 
 
 class Device(StrEnum):
@@ -295,9 +298,7 @@ class BlendMethod(StrEnum):
 @app.command()
 def train(
     name: NameArg,
-    model: Annotated[
-        Model, typer.Option(help="lgbm, nn (embeddings + MLP/TabM) or hybrid (both, blended).")
-    ] = Model("lgbm"),
+    model: Annotated[Model, typer.Option(help=MODEL_HELP)] = Model("lgbm"),
     trials: Annotated[
         int | None, typer.Option(min=1, help="Tune with Optuna: trials in the whole study.")
     ] = None,

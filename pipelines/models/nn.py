@@ -91,7 +91,7 @@ class NetworkFamily:
     """A tabular network (pipelines.nn) per fold; `device` places it."""
 
     name = "nn"
-    description = "a network: category and numeric embeddings into an MLP or TabM"
+    description = "a network on category and numeric embeddings (an MLP or TabM)"
     tasks = TASKS
     members = ("nn",)
     epoch_callbacks = True
