@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _harness as h
+from pipelines.models import family_names
 
 PEER_METHODS = ("flaml", "autogluon")
-OUR_METHODS = ("lgbm_cv", "lgbm_tuned", "nn", "hybrid")
+# LightGBM cross-validated and tuned, then every other registered model family by its name.
+FAMILY_METHODS = tuple(name for name in family_names() if name != "lgbm")
+OUR_METHODS = ("lgbm_cv", "lgbm_tuned", *FAMILY_METHODS)
 BASELINES = ("lgbm_default", "lgbm_early_stopping")
 METHODS = BASELINES + OUR_METHODS + PEER_METHODS
 PEERS_RUNNER = Path(__file__).with_name("peers_runner.py")
@@ -54,8 +57,7 @@ class Cell:
 # The pipelines pieces each of our methods is built on (written alongside this benchmark).
 _NEEDS = {
     "lgbm_tuned": (("pipelines.tuning", "tune"),),
-    "nn": (("pipelines.nn", None), ("pipelines.cv", "cross_validate")),
-    "hybrid": (("pipelines.nn", None), ("pipelines.cv", "cross_validate")),
+    **{name: (("pipelines.cv", "cross_validate"),) for name in FAMILY_METHODS},
 }
 
 
@@ -98,7 +100,7 @@ def _fit_lgbm_early_stopping(data: Any, spec: dict[str, Any]) -> tuple[Any, dict
     import lightgbm
     from sklearn.model_selection import train_test_split
 
-    from pipelines.cv import _eval_arguments
+    from pipelines.models.lgbm import eval_arguments
 
     stratify = data.y if data.task != "regression" else None
     fit_rows, valid_rows = train_test_split(
@@ -111,7 +113,7 @@ def _fit_lgbm_early_stopping(data: Any, spec: dict[str, Any]) -> tuple[Any, dict
     model.fit(
         data.X.iloc[fit_rows],
         data.y[fit_rows],
-        **_eval_arguments(estimator, data.X.iloc[valid_rows], data.y[valid_rows]),
+        **eval_arguments(estimator, data.X.iloc[valid_rows], data.y[valid_rows]),
         callbacks=[lightgbm.early_stopping(50, verbose=False)],
     )
     return _predict(model, data.X_test, data.task), {"best_iteration": model.best_iteration_}
@@ -176,23 +178,31 @@ def _epoch_cap(data: Any, spec: dict[str, Any], folds: Any, left: float, share: 
     return max(1, min(budgeted, default_max_epochs(int(rows.sum()))))
 
 
-def _fit_network(data: Any, spec: dict[str, Any], model: str, left: float) -> tuple[Any, dict]:
+def _fit_family(data: Any, spec: dict[str, Any], model: str, left: float) -> tuple[Any, dict]:
+    """A registered family cross-validated within `left` seconds: networks get an epoch cap
+    that fits the budget (so their schedule completes) and the deadline as a guarantee."""
     from pipelines.cv import cross_validate
+    from pipelines.deadline import Deadline
     from pipelines.folds import make_folds
 
     started = time.perf_counter()
     folds = make_folds(data.y, task=data.task, n_splits=spec["folds"], seed=spec["seed"])
-    # The hybrid also fits LightGBM on each fold's embeddings: keep back time for it.
-    cap = _epoch_cap(data, spec, folds, left, share=1.0 if model == "nn" else 0.75)
-    net = {"max_epochs": cap}
+    params: dict[str, Any] | None = None
+    cap = None
+    if model in ("nn", "hybrid"):
+        # The hybrid also fits LightGBM on each fold's embeddings: keep back time for it.
+        cap = _epoch_cap(data, spec, folds, left, share=1.0 if model == "nn" else 0.75)
+        net = {"max_epochs": cap}
+        params = net if model == "nn" else {"nn": net}
     result = cross_validate(
         data,
         model=model,
         metric=spec["metric"],
         folds=folds,
-        params=net if model == "nn" else {"nn": net},
+        params=params,
         seed=spec["seed"],
         device="cpu",
+        deadline=Deadline.after(left - (time.perf_counter() - started)),
     )
     info = {"cv_mean": result.mean, "max_epochs": cap, "best_iterations": result.best_iterations}
     info["cv_seconds"] = time.perf_counter() - started
@@ -221,8 +231,8 @@ def fit_cell(folder: Path) -> None:
         predictions, info = _fit_lgbm_cv(data, spec, train, test)
     elif method == "lgbm_tuned":
         predictions, info = _fit_tuned(data, spec, "lgbm", left)
-    elif method in ("nn", "hybrid"):
-        predictions, info = _fit_network(data, spec, method, left)
+    elif method in FAMILY_METHODS:
+        predictions, info = _fit_family(data, spec, method, left)
     else:
         raise SystemExit(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     np.save(folder / "predictions.npy", np.asarray(predictions, dtype=float))

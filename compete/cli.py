@@ -261,10 +261,16 @@ def practice_list(as_json: JsonOpt = False) -> None:
 # -- training --------------------------------------------------------------------------------
 
 
-class Model(StrEnum):
-    lgbm = "lgbm"
-    nn = "nn"
-    hybrid = "hybrid"
+def _model_choices() -> tuple[type[StrEnum], str]:
+    """The registered model families as choices, and their help; the registry and the family
+    modules are light (no numpy, torch or lightgbm until a family fits)."""
+    from pipelines.models import FAMILIES
+
+    text = "; ".join(f"{name}: {family.description}" for name, family in FAMILIES.items())
+    return StrEnum("Model", {name: name for name in FAMILIES}), text + "."
+
+
+Model, MODEL_HELP = _model_choices()
 
 
 class Device(StrEnum):
@@ -281,14 +287,23 @@ class BlendMethod(StrEnum):
 @app.command()
 def train(
     name: NameArg,
-    model: Annotated[
-        Model, typer.Option(help="lgbm, nn (embeddings + MLP/TabM) or hybrid (both, blended).")
-    ] = Model.lgbm,
+    model: Annotated[Model, typer.Option(help=MODEL_HELP)] = Model("lgbm"),
     trials: Annotated[
         int | None, typer.Option(min=1, help="Tune with Optuna: trials in the whole study.")
     ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="Wall time for the whole command, data to submission.csv: 90s, 10m, 1h30m "
+            "or seconds. Every fold and trial stops in time with what it has.",
+        ),
+    ] = None,
     timeout: Annotated[
-        float | None, typer.Option(min=1, help="Tune with Optuna for at most this many seconds.")
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="Tune with Optuna within this budget (--budget with tuning)."
+        ),
     ] = None,
     folds: Annotated[
         int | None,
@@ -317,20 +332,32 @@ def train(
 ) -> None:
     """Cross-validate a model on the competition's saved folds (or tune it with --trials or
     --timeout) and write its out-of-fold and test predictions and submission.csv to a new run
-    folder; the run is recorded in the history."""
+    folder, within --budget if given; the run is recorded in the history."""
+    import time
+
+    started = time.monotonic()  # the budget counts from here: data, schema, folds, all
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from compete.hosts import host_label
-    from compete.training import TrainOptions, TrainProgress
+    from compete.training import TrainOptions, TrainProgress, check_budget, parse_duration
     from compete.training import train as train_model
     from compete.workspace import Workspace
     from leaderboards.store import Store
+    from pipelines.deadline import Deadline
 
+    if budget is not None and timeout is not None:
+        raise UsageError("give --budget or --timeout (its alias for tuning), not both")
+    seconds = parse_duration(budget) if budget is not None else None
+    tune_seconds = parse_duration(timeout, option="--timeout") if timeout is not None else None
+    limit = seconds if seconds is not None else tune_seconds
+    check_budget(model.value, limit)
+    deadline = None if limit is None else Deadline(started + limit)
     config = settings()
     workspace = Workspace.open(config.competitions_dir, name)
     options = TrainOptions(
         model=model.value, n_folds=folds, seed=seed, device=device.value, trials=trials,
-        timeout=timeout, storage=storage, params=_parse_params(param or [], model.value),
+        timeout=tune_seconds, budget=seconds, storage=storage,
+        params=_parse_params(param or [], model.value),
     )  # fmt: skip
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -361,6 +388,7 @@ def train(
                     on_fold=on_fold, on_epoch=on_epoch, on_trial=on_trial,
                     on_stage=lambda text: bar.update(stage, description=text),
                 ),
+                deadline=deadline,
             )  # fmt: skip
     finally:
         store.close()
@@ -369,7 +397,7 @@ def train(
         "run_id": run.run_id, "model": cv.model, "metric": cv.metric, "cv_mean": cv.mean,
         "cv_std": cv.std, "fold_scores": cv.fold_scores, "device": cv.device, "seed": cv.seed,
         "seconds": cv.fit_seconds, "folder": run.folder, "submission": run.submission,
-        "trials": run.study.n_trials if run.study else None,
+        "trials": run.study.n_trials if run.study else None, "budget": limit,
     }  # fmt: skip
     if as_json:
         emit_json(summary)

@@ -5,6 +5,8 @@ submission file beside them, and record the run in the history store."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from compete.errors import NotFoundError, UsageError
 from compete.lifecycle import RUN_RECORD, SAMPLE
 from compete.workspace import CompetitionConfig, Workspace
+from pipelines.deadline import Deadline
+from pipelines.models import family_names, get_family
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,11 +27,39 @@ if TYPE_CHECKING:
     from pipelines.cv import CVResult
     from pipelines.features import Prepared
 
-MODELS = ("lgbm", "nn", "hybrid")
+MODELS = family_names()
 DEFAULT_FOLDS = 5
 FOLDS_FILE = "folds.parquet"
 SCHEMA_FILE = "schema.json"
 STUDIES_DIR = "studies"
+
+MIN_BUDGET = 1.0  # seconds; less cannot even read the data
+# Time kept back from the budget for saving the run and writing submission.csv after training.
+FINISH_SHARE, FINISH_MAX = 0.03, 2.0
+# With tuning, trials stop starting at this share of what is left, so that re-fitting a best
+# trial found by another process (or an earlier call) still fits in the budget.
+TUNE_SHARE = 0.85
+_DURATION = re.compile(
+    r"(?:(?P<h>\d+(?:\.\d*)?)h)?(?:(?P<m>\d+(?:\.\d*)?)m)?(?:(?P<s>\d+(?:\.\d*)?)s?)?"
+)
+
+
+def parse_duration(text: str, *, option: str = "--budget") -> float:
+    """A duration as seconds: 90s, 10m, 1h, 1h30m, 2m30s, 1.5h, or plain seconds (120).
+    Zero, negative, malformed and sub-second budgets are refused with one line."""
+    cleaned = text.strip().lower().replace(" ", "")
+    match = _DURATION.fullmatch(cleaned)
+    if not cleaned or match is None:
+        raise UsageError(
+            f"{option} {text!r} is not a duration: write seconds or units, e.g. 90s, 10m, 1h, 1h30m"
+        )
+    hours, minutes, seconds = (float(match[unit] or 0) for unit in ("h", "m", "s"))
+    total = hours * 3600 + minutes * 60 + seconds
+    if not math.isfinite(total) or total < MIN_BUDGET:
+        raise UsageError(
+            f"{option} {text!r} is too short: give at least {MIN_BUDGET:g}s, e.g. 90s or 10m"
+        )
+    return total
 
 
 @dataclass(frozen=True)
@@ -50,12 +82,18 @@ class TrainOptions:
     device: str = "auto"
     params: dict[str, Any] | None = None
     trials: int | None = None
-    timeout: float | None = None
+    timeout: float | None = None  # tune with Optuna within this budget (--timeout)
     storage: str | None = None  # an Optuna storage URL; None: a journal file in the workspace
+    budget: float | None = None  # seconds from the command's start to submission.csv written
 
     @property
     def tuning(self) -> bool:
         return self.trials is not None or self.timeout is not None
+
+    @property
+    def seconds(self) -> float | None:
+        """The wall budget of the whole call: --budget, or --timeout (its alias for tuning)."""
+        return self.budget if self.budget is not None else self.timeout
 
 
 @dataclass(frozen=True)
@@ -160,6 +198,19 @@ def competition_folds(
     return folds
 
 
+def check_budget(model: str, budget: float | None) -> None:
+    """Refuse a budget shorter than the family can keep, saying the minimum."""
+    if model not in MODELS:
+        raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
+    least = get_family(model).min_budget
+    if budget is not None and budget < least:
+        raise UsageError(
+            f"a budget of {budget:g}s is too short for {model}: it needs at least {least:g}s "
+            f"(start-up, data, and a first tree or batch on every fold); give --budget "
+            f"{least:g}s or more"
+        )
+
+
 def train(
     workspace: Workspace,
     options: TrainOptions,
@@ -168,18 +219,31 @@ def train(
     host: str = "kaggle",
     cache_dir: Path | None = None,
     progress: TrainProgress = TrainProgress(),
+    deadline: Deadline | None = None,
 ) -> TrainedRun:
     """Cross-validate (or tune, with trials or a timeout) one model on the workspace's data;
-    the test predictions become submission.csv in a fresh run folder."""
+    the test predictions become submission.csv in a fresh run folder.
+
+    With a budget (options.budget, or options.timeout) the whole call, data and schema
+    included, ends near `deadline` (by default the budget from now; the CLI starts it when the
+    command starts): every fold gets a share of the time left, and each model stops at its
+    share with the best iteration so far.
+    """
     from pipelines.cv import cross_validate
 
-    if options.model not in MODELS:
-        raise UsageError(f"unknown model {options.model!r}: use one of {', '.join(MODELS)}")
+    if options.budget is not None and options.timeout is not None:
+        raise UsageError("give --budget or --timeout (its alias), not both")
+    budget = options.seconds
+    check_budget(options.model, budget)
+    if deadline is None:
+        deadline = Deadline.after(budget) if budget is not None else Deadline.never()
     stage = progress.on_stage or (lambda text: None)
     stage("reading the data and inferring its schema")
     inputs = _read_inputs(workspace, cache_dir=cache_dir)
     folds = competition_folds(workspace, inputs, n_folds=options.n_folds, seed=options.seed)
     started = datetime.now(UTC)
+    # What is left after training: saving the run and writing its submission.
+    fit_deadline = deadline.earlier(min(FINISH_MAX, FINISH_SHARE * (budget or 0.0)))
     study = None
     if options.tuning:
         from pipelines.tuning import open_storage, tune
@@ -188,18 +252,23 @@ def train(
         storage = open_storage(
             options.storage, journal_path=workspace.root / STUDIES_DIR / "optuna.journal"
         )
+        timeout = None
+        if fit_deadline.bounded:
+            timeout = max(fit_deadline.remaining() * TUNE_SHARE, 0.0)
         study = tune(
             inputs.data,
             model=options.model,
             metric=inputs.config.metric,
             folds=folds,
             n_trials=options.trials,
-            timeout=options.timeout,
+            timeout=timeout,
             storage=storage,
             study_name=f"{workspace.name}-{options.model}",
             seed=options.seed,
             device=options.device,
+            params=options.params,
             on_trial=progress.on_trial,
+            budget=fit_deadline,
         )
         cv = study.best
     else:
@@ -215,9 +284,16 @@ def train(
             device=options.device,
             on_fold=progress.on_fold,
             callbacks=callbacks,
+            deadline=fit_deadline,
         )
     described = json.dumps(
-        {"params": options.params, "seed": options.seed, "tuned": options.tuning}, default=str
+        {
+            "params": options.params,
+            "seed": options.seed,
+            "tuned": options.tuning,
+            "budget": budget,
+        },
+        default=str,
     )
     folder = workspace.new_run_dir(options.model, described)
     return _keep_run(

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from pipelines.errors import PipelinesError
 from pipelines.metrics import Metric, get_metric
-
-if TYPE_CHECKING:
-    from pipelines.cv import CVResult
+from pipelines.result import CVResult, as_metric_input
 
 METHODS = ("hill", "rank")
 PATIENCE = 3  # rounds without a better blend before hill climbing stops
@@ -72,8 +70,6 @@ def _weighted(arrays: Mapping[str, np.ndarray], weights: Mapping[str, float]) ->
 
 def _scorer(y: Any, metric: Metric, task: str | None):
     """Scores model outputs, turning them into labels first when the metric wants labels."""
-    from pipelines.cv import as_metric_input
-
     y = np.asarray(y)
 
     def score(values: np.ndarray) -> float:
@@ -244,8 +240,6 @@ def blend_results(
     """Blend cross-validated runs of the same rows and folds by their raw OOF predictions, and
     give the blend as a CVResult too (per-fold scores, blended test predictions, the runs as
     members). `y` is the encoded target (Prepared.y); `metric` defaults to the runs' metric."""
-    from pipelines.cv import CVResult, as_metric_input
-
     if method not in METHODS:
         raise PipelinesError(f"Unknown blend method {method!r}; expected one of {METHODS}.")
     if not results:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
+    from pipelines.deadline import Deadline
     from pipelines.nn_modules import TabularNet
 
 Callback = Callable[[int, float], None]
@@ -310,12 +311,15 @@ def train_network(
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     callbacks: Sequence[Callback] = (),
+    deadline: Deadline | None = None,
 ) -> TrainingResult:
     """AdamW with a per-step cosine or one-cycle schedule, early stopping on `valid`'s loss.
 
     `train` and `valid` are (numbers, codes, y) tensors on the device. The best epoch's
     weights are loaded back into `module`. Each callback gets (epoch, valid_loss) after each
-    epoch, 0-based; an exception raised by one stops training and propagates.
+    epoch, 0-based; an exception raised by one stops training and propagates. Once
+    `deadline` has passed (checked after each batch, as one epoch can outlast a whole budget
+    on a CPU) the epoch ends there, is validated like any other, and training stops.
     """
     import torch
 
@@ -348,6 +352,7 @@ def train_network(
         module.train()
         order = torch.randperm(n, generator=generator).to(device, non_blocking=True)
         total = torch.zeros((), device=device)
+        seen, cut = 0, False
         for start in range(0, n, plan.batch_size):
             index = order[start : start + plan.batch_size]
             with _autocast(device, plan.amp_dtype):
@@ -363,9 +368,13 @@ def train_network(
                 scaler.update()
             scheduler.step()
             total += loss.detach() * len(index)  # summed on the device: no sync per batch
+            seen += len(index)
+            if deadline is not None and deadline.passed():
+                cut = True
+                break
         prediction = predict_tensors(module, plan.task, valid[0], valid[1], plan.amp_dtype)
         valid_loss = float(_summed_loss(plan.task, prediction, valid[2])) / len(valid[2])
-        train_loss = float(total) / n
+        train_loss = float(total) / seen
         seconds = time.perf_counter() - started
         history.append(
             {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": seconds}
@@ -381,7 +390,7 @@ def train_network(
             waited += 1
         for callback in callbacks:
             callback(epoch, valid_loss)
-        if waited >= plan.patience:
+        if cut or waited >= plan.patience:
             break
     if best_state is None:
         raise PipelinesError(
@@ -544,6 +553,7 @@ class _TabularNet(BaseEstimator):
         y: Any,
         eval_set: tuple[Any, Any] | None = None,
         callbacks: Sequence[Callback] | None = None,
+        deadline: Deadline | None = None,
     ) -> _TabularNet:
         """Train with early stopping on `eval_set` (X_valid, y_valid) or, without one, on a
         seeded (stratified) `valid_fraction` of the rows; the best epoch's weights are kept.
@@ -551,6 +561,8 @@ class _TabularNet(BaseEstimator):
         X: a DataFrame (category/object/string columns get entity embeddings, the others are
         numeric, NaN allowed) or an array of numbers. `callbacks`: `cb(epoch, valid_loss)`
         after each epoch (0-based); an exception raised by one stops fit and propagates.
+        `deadline` (pipelines.deadline): training stops once it passes, within the epoch,
+        keeping the best epoch's weights.
         """
         import torch
 
@@ -642,6 +654,7 @@ class _TabularNet(BaseEstimator):
                 tensors(train_table, y_train),
                 tensors(valid_table, y_valid),
                 callbacks=list(callbacks or ()),
+                deadline=deadline,
             )
 
         self.encoder_ = encoder

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.cv import MODELS, CVResult, cross_validate
+from pipelines.cv import cross_validate
+from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError, TuningTerminated
-from pipelines.gbdt import lgbm_space
 from pipelines.metrics import Metric, get_metric
+from pipelines.models import FAMILIES, get_family
+from pipelines.models.nn import nn_space
+from pipelines.result import CVResult
 
 if TYPE_CHECKING:
     import optuna
@@ -38,30 +41,10 @@ GRACE_SECONDS = 120
 WORKER_ATTR = "worker"  # {"host", "pid"} of the process running a trial
 
 
-def nn_space(trial: optuna.Trial) -> dict[str, Any]:
-    """Network parameters sampled by `trial` (pipelines.nn.TabularNet*); epochs and batch size
-    stay with the data-driven defaults and early stopping."""
-    return {
-        "backbone": trial.suggest_categorical("backbone", ["tabm", "mlp"]),
-        "num_embeddings": trial.suggest_categorical(
-            "num_embeddings", ["periodic", "piecewise", "none"]
-        ),
-        "d_embedding": trial.suggest_int("d_embedding", 8, 32, step=8),
-        "n_blocks": trial.suggest_int("n_blocks", 1, 4),
-        "d_block": trial.suggest_int("d_block", 64, 512, step=64),
-        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-        "lr": trial.suggest_float("lr", 1e-4, 5e-3, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
-    }
+__all__ = ["SPACES", "describe_storage", "nn_space", "open_storage", "tune"]
 
-
-def hybrid_space(trial: optuna.Trial) -> dict[str, Any]:
-    """Both spaces at once (their parameter names do not overlap), grouped as the hybrid
-    model's params."""
-    return {"nn": nn_space(trial), "lgbm": lgbm_space(trial)}
-
-
-SPACES: dict[str, Space] = {"lgbm": lgbm_space, "nn": nn_space, "hybrid": hybrid_space}
+# Each family's search space, read from the registry (pipelines.models).
+SPACES: Mapping[str, Space] = {name: family.search_space for name, family in FAMILIES.items()}
 
 
 @dataclass(frozen=True)
@@ -164,9 +147,9 @@ def describe_storage(storage: Any) -> str:
 def _default_pruner(model: str) -> optuna.pruners.BasePruner:
     import optuna
 
-    # LightGBM reports once per fold: never prune on the first fold alone. Networks report per
+    # Trees report once per fold: never prune on the first fold alone. Networks report per
     # epoch: let the first epochs pass, as their loss falls fast from any start.
-    warmup = 1 if model == "lgbm" else 3
+    warmup = 3 if get_family(model).epoch_callbacks else 1
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
 
 
@@ -208,6 +191,7 @@ def tune(
     space: Space | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
     on_trial: Callable[[TrialSummary], None] | None = None,
+    budget: Deadline | None = None,
 ) -> TuneResult:
     """Run (or resume) the Optuna study `study_name` over `model`'s search space, scored by
     cross-validation on `folds`.
@@ -229,8 +213,13 @@ def tune(
     """
     import optuna
 
-    if model not in MODELS:
-        raise PipelinesError(f"Unknown model {model!r}; expected one of {', '.join(MODELS)}.")
+    get_family(model)  # an unknown model is refused before the study is made
+    # `budget`, the deadline of the whole call, bounds the refit of a best trial made elsewhere;
+    # the timeout defaults to the time left before it. A trial's folds share the time left
+    # before the timeout (cross_validate's deadline), so even a first trial, never pruned,
+    # ends near it with every fold fitted.
+    if timeout is None and budget is not None and budget.bounded:
+        timeout = budget.remaining()
     if n_trials is None and timeout is None:
         raise PipelinesError("tune needs n_trials or timeout (or both) to know when to stop.")
     if n_trials is not None and n_trials < 1:
@@ -316,6 +305,7 @@ def tune(
             params=best_params,
             seed=seed,
             device=device,
+            deadline=budget,
         )
     return TuneResult(
         study_name=study_name,
@@ -483,7 +473,7 @@ def _run_trial(
 
     def on_fold(fold: int, n_folds: int, score: float) -> None:
         fold_scores.append(score)
-        if model == "lgbm":
+        if not get_family(model).epoch_callbacks:
             trial.report(float(np.mean(fold_scores)), step=fold)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"fold {fold}: running mean {np.mean(fold_scores):g}")
@@ -510,7 +500,8 @@ def _run_trial(
             seed=seed,
             device=device,
             on_fold=on_fold,
-            callbacks=None if model == "lgbm" else [on_epoch],
+            callbacks=[on_epoch] if get_family(model).epoch_callbacks else None,
+            deadline=Deadline(deadline),
         )
     except optuna.TrialPruned:
         termination.in_trial = False

@@ -1,0 +1,189 @@
+"""The model families behind one interface: the registry, fitting a fold and predicting with
+every family, and each family's deadline (on a scripted clock where the moment matters)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pytest
+
+from pipelines.cv import cross_validate
+from pipelines.deadline import Deadline
+from pipelines.errors import PipelinesError
+from pipelines.gbdt import lgbm_space
+from pipelines.metrics import get_metric
+from pipelines.models import FAMILIES, FoldData, ModelFamily, family_names, get_family
+from pipelines.tuning import SPACES, tune
+
+TINY_NET = {"backbone": "mlp", "n_blocks": 1, "d_block": 32, "d_embedding": 8, "max_epochs": 3}
+FEW_TREES = {"n_estimators": 30, "n_jobs": 1}
+TINY = {"lgbm": FEW_TREES, "nn": TINY_NET, "hybrid": {"nn": TINY_NET, "lgbm": FEW_TREES}}
+PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
+
+
+class Ticks:
+    """A clock that moves one second each time it is read: a deadline at `at` passes at the
+    at-th check, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return float(self.reads)
+
+
+@pytest.fixture(scope="module")
+def tiny(prepared_churn):
+    return prepared_churn(500, 400, random_state=7)
+
+
+def first_fold(data, folds) -> FoldData:
+    fit, valid = folds != 0, folds == 0
+    return FoldData(
+        X_fit=data.X[fit],
+        y_fit=data.y[fit],
+        X_valid=data.X[valid],
+        y_valid=data.y[valid],
+        task=data.task,
+        n_classes=0,
+        metric=get_metric("auc"),
+    )
+
+
+def test_the_registry_lists_every_family_without_importing_them():
+    code = (
+        "import sys, pipelines.models as m; print(','.join(m.family_names())); "
+        "print(sorted(x for x in ('numpy', 'pandas', 'lightgbm', 'torch', 'sklearn', "
+        "'pipelines.models.lgbm') if x in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["lgbm,nn,hybrid", "[]"]
+    assert list(FAMILIES) == list(family_names()) == list(SPACES)
+    with pytest.raises(PipelinesError, match="Unknown model 'xgb'; expected one of lgbm, nn"):
+        get_family("xgb")
+
+
+@pytest.mark.parametrize("name", family_names())
+def test_every_family_fits_a_fold_and_the_same_seed_repeats_it(name, tiny):
+    data, folds = tiny
+    family = FAMILIES[name]
+    assert isinstance(family, ModelFamily) and family.name == name and family.min_budget > 0
+    sampled = family.search_space(optuna.create_study().ask())
+    assert sampled, f"{name} samples no parameters"
+    fold = first_fold(data, folds)
+    runs = []
+    for _ in range(2):
+        fitted = family.fit_fold(fold, TINY[name], seed=0, device="cpu", deadline=Deadline.never())
+        assert list(fitted.members) == list(family.members)
+        assert all(m.best_iteration >= 0 and m.params for m in fitted.members.values())
+        runs.append(family.predict(fitted, data.X_test))
+    for member in family.members:
+        first, second = runs[0][member], runs[1][member]
+        assert first.shape == (len(data.X_test),) and ((first >= 0) & (first <= 1)).all()
+        assert np.array_equal(first, second), f"{name}/{member} differs under the same seed"
+    # cross_validate is only the loop around the family: its fold-0 OOF is the family's own.
+    result = cross_validate(
+        data, model=name, metric="auc", folds=folds, params=TINY[name], device="cpu"
+    )
+    valid = family.predict(
+        family.fit_fold(fold, TINY[name], seed=0, device="cpu", deadline=Deadline.never()),
+        fold.X_valid,
+    )
+    members = result.members or (result,)
+    for member in members:
+        assert np.array_equal(member.raw_oof[folds == 0], valid[member.model])
+
+
+def test_lightgbm_stops_at_its_deadline_keeping_the_best_iteration_so_far(tiny):
+    data, folds = tiny
+    fold = first_fold(data, folds)
+    family = FAMILIES["lgbm"]
+    params = {"n_estimators": 300, "early_stopping_rounds": 300, "n_jobs": 1}
+    free = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(8.0, Ticks()))
+    model = cut.state.model
+    assert model.booster_.current_iteration() == 8, "boosting went on past the deadline"
+    auc = free.state.model.evals_result_["valid_0"]["auc"]
+    assert len(auc) == 300
+    best = int(np.argmax(auc[:8])) + 1
+    assert model.best_iteration_ == best == cut.members["lgbm"].best_iteration
+    assert np.array_equal(
+        model.predict_proba(data.X_test)[:, 1],
+        free.state.model.predict_proba(data.X_test, num_iteration=best)[:, 1],
+    )
+
+
+def test_the_network_stops_at_its_deadline_within_an_epoch_keeping_its_best_epoch(tiny):
+    data, folds = tiny
+    fold = first_fold(data, folds)
+    family = FAMILIES["nn"]
+    params = {**TINY_NET, "max_epochs": 50, "patience": 50, "batch_size": 32}
+    # ~9 batches an epoch: the 3rd check falls in the first epoch, the 30th in the fourth.
+    first = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(3.0, Ticks()))
+    net = first.state.net
+    assert net.n_epochs_ == 1 and net.best_epoch_ == 0
+    assert np.isfinite(family.predict(first, data.X_test)["nn"]).all()
+    later = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(30.0, Ticks()))
+    net = later.state.net
+    losses = [h["valid_loss"] for h in net.history_]
+    assert net.n_epochs_ == 4 and net.best_epoch_ == int(np.argmin(losses))
+
+
+def test_the_hybrid_fits_both_members_even_past_its_deadline(tiny):
+    data, folds = tiny
+    family = FAMILIES["hybrid"]
+    params = {"nn": {**TINY_NET, "max_epochs": 50}, "lgbm": {"n_estimators": 300}}
+    fitted = family.fit_fold(first_fold(data, folds), params, seed=0, device="cpu", deadline=PASSED)
+    assert fitted.state.net.n_epochs_ == 1
+    assert fitted.members["lgbm_emb"].best_iteration == 1
+    assert all(np.isfinite(p).all() for p in family.predict(fitted, data.X_test).values())
+
+
+@pytest.mark.parametrize("name", family_names())
+def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
+    """A budget far too short: every fold still gets a model, so the OOF and the test
+    predictions are complete and a submission can be written."""
+    data, folds = tiny
+    params = {
+        "lgbm": {"n_estimators": 300},
+        "nn": {**TINY_NET, "max_epochs": 50},
+        "hybrid": {"nn": {**TINY_NET, "max_epochs": 50}, "lgbm": {"n_estimators": 300}},
+    }[name]
+    result = cross_validate(
+        data, model=name, metric="auc", folds=folds, params=params, device="cpu", deadline=PASSED
+    )
+    assert len(result.fold_scores) == 3 and np.isfinite(result.oof).all()
+    assert np.isfinite(result.test_predictions).all()
+    members = result.members or (result,)
+    for member in members:
+        assert member.best_iterations == ([1, 1, 1] if "lgbm" in member.model else [0, 0, 0])
+
+
+def test_a_first_trial_past_the_timeout_is_cut_not_run_to_the_end(tiny):
+    """The first trial is never pruned (the study needs a result), but its folds now share
+    the time left before the timeout: past it, each fold grows its first tree only."""
+    data, folds = tiny
+
+    def slow_space(trial):
+        time.sleep(1.5)
+        return lgbm_space(trial)
+
+    started = time.monotonic()
+    result = tune(
+        data,
+        model="lgbm",
+        metric="auc",
+        folds=folds,
+        study_name="cut",
+        timeout=1.0,
+        params={"n_estimators": 300, "n_jobs": 1},
+        space=slow_space,
+    )
+    assert [t.state for t in result.trials] == ["COMPLETE"]
+    assert result.best.best_iterations == [1, 1, 1]
+    assert time.monotonic() - started < 1.5 + 10.0
