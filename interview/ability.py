@@ -30,6 +30,7 @@ STEP_SPREAD = 0.8
 # Bands are one theta unit wide: with SE at or above 0.5, ±1 SE spans more than a band, so a
 # band in words would be a guess; the estimate says so instead.
 USEFUL_SE = 0.5
+ONE_SIDED_90 = 1.2816  # the standard normal's 90th percentile
 NOT_ENOUGH = "not enough evidence yet"
 # (upper bound of theta, words); theta is on the N(0, 1) scale of the bank's item priors,
 # where b = -1 is an easy item, 0 medium and 1.2 hard.
@@ -75,8 +76,9 @@ class AbilityEstimate:
     - "solid" (0 to 1): medium items mostly right, the mechanism is understood;
     - "strong" (1 to 2): hard items are more often right than wrong;
     - "expert" (>= 2): hard items reliably right, including diagnosis and fix.
-    With SE at or above USEFUL_SE the band is "not enough evidence yet": the SE is always
-    reported with it.
+    With SE at or above USEFUL_SE the band is "not enough evidence yet" (the SE is always
+    reported with it), unless 90 % of the estimate lies beyond the top band's threshold (or
+    below the lowest's): those open-ended bands need no narrow interval.
     """
 
     topic: str
@@ -87,8 +89,8 @@ class AbilityEstimate:
 
     @property
     def precise(self) -> bool:
-        """Whether the SE is small enough for a band in words to mean something."""
-        return self.se < USEFUL_SE
+        """Whether the evidence is enough for a band in words to mean something."""
+        return self.band != NOT_ENOUGH
 
     def describe(self) -> str:
         return f"{self.band} (θ = {self.theta:+.2f} ± {self.se:.2f}, {self.n_items} items)"
@@ -98,6 +100,13 @@ def band(theta: float, se: float | None = None) -> str:
     """The band in words for theta (see AbilityEstimate); NOT_ENOUGH when `se` is given and
     not below USEFUL_SE."""
     if se is not None and se >= USEFUL_SE:
+        # The two open-ended bands can be known before the SE is small: someone who gets the
+        # hardest items right has a wide posterior that lies above the top band's threshold
+        # (the bank has nothing harder to narrow it). One-sided 90 % is enough to say so.
+        if theta - ONE_SIDED_90 * se >= BANDS[-2][0]:
+            return BANDS[-1][1]
+        if theta + ONE_SIDED_90 * se < BANDS[0][0]:
+            return BANDS[0][1]
         return NOT_ENOUGH
     for upper, words in BANDS:
         if theta < upper:

@@ -311,3 +311,13 @@ def test_choice_goes_to_topics_still_above_the_se_target():
     # the graded item wins over a right-or-wrong one of the same difficulty
     pair = [Candidate("choice", "x", 1.0, 0.0, 1), Candidate("graded", "x", 1.0, 0.0, 3)]
     assert choose_next(pair, _estimates(x=0.9), {}, rng, top_k=1).item_id == "graded"
+
+
+def test_the_open_ended_bands_need_only_one_side_of_the_interval():
+    # every hard item right: the posterior is wide but lies above the top threshold
+    assert band(2.96, 0.55) == "expert"
+    assert band(-2.9, 0.55) == "not yet"
+    # a wide estimate in the middle, or one that straddles the top threshold, says so
+    assert band(0.5, 0.55) == NOT_ENOUGH
+    assert band(2.4, 0.56) == NOT_ENOUGH
+    assert band(2.4, 0.3) == "expert"

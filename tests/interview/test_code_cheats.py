@@ -403,7 +403,11 @@ def wheel_install(tmp_path_factory) -> Iterator[Path]:
     target.chmod(0o755)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels)]
-    subprocess.run([*build, str(sandbox.PROJECT_ROOT)], check=True, timeout=300)
+    # Built from a copy, so setuptools' build/ folder never lands in the checkout.
+    source = tmp_path_factory.mktemp("source") / "compete"
+    skip = shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "tests", "notebooks")
+    shutil.copytree(sandbox.PROJECT_ROOT, source, ignore=skip)
+    subprocess.run([*build, str(source)], check=True, timeout=300)
     (wheel,) = wheels.glob("compete-*.whl")
     install = [*pip, "install", "--no-deps", "--no-compile", "--target", str(target)]
     subprocess.run([*install, str(wheel)], check=True, timeout=300)
