@@ -140,6 +140,8 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
             return True
         if token in IRREGULAR and index > 0:
             return True
+        if before in PRONOUNS and index > 0 and token.endswith(("s", "ed")) and len(token) > 3:
+            return True  # "which destroys", "it overwrote", "that shifted"
         if token in REGULAR_PAST and before in PRONOUNS:
             return True
         if token in BARE and (
@@ -231,10 +233,10 @@ def read_answer(text: str) -> list[Sentence]:
         body = DENIAL_FRAME.sub("", sentence) if denied else sentence
         claims = [Claim(sentence, negated(sentence), number)]
         parts = [p.strip(" ,.;") for p in CLAUSE_BREAK.split(body) if p and p.strip(" ,.;")]
-        if len(parts) > 1:
-            for part in parts:
-                if is_claim(part):
-                    claims.append(Claim(part, negated(part) != denied, number))
+        pieces = [q.strip() for p in parts for q in p.split(", ") if q.strip()]
+        for piece in [*parts, *pieces] if len(pieces) > 1 else []:
+            if is_claim(piece):
+                claims.append(Claim(piece, negated(piece) != denied, number))
         sentences.append(Sentence(sentence, tuple(dict.fromkeys(claims)), "claim"))
     return sentences
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from interview.claims import Claim, negated, read_answer
+from interview.claims import Claim, negated, read_answer, split_sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,21 +37,26 @@ class FreeTextConfig:
     """The free-text scorer's knobs, tuned on tests/interview/free_text_eval (held-out
     answers written without the rubric) and checked by verify-bank's attacks."""
 
-    concept_threshold: float = 0.55
+    concept_threshold: float = 0.52
     # A claim that matches a concept's own paraphrase with the opposite polarity is a denial
     # of it only when nearly the same sentence (a negation keeps the cosine above ~0.85; a
     # symptom, "the mask never reaches the attention", sits near its fix at ~0.7).
     flipped_threshold: float = 0.8
-    contradiction_threshold: float = 0.6
+    contradiction_threshold: float = 0.7
+    # MiniLM puts a claim and its contradiction close together (shared words); a claim
+    # denies a concept only when it is nearer the denial by this much.
+    contradiction_margin: float = 0.1
     contradiction_penalty: float = 0.25
     misconception_threshold: float = 0.66
     keyword_boost: float = 0.04
-    # A sentence is on the rubric when one of its claims is this close to any rubric idea.
-    relevance_threshold: float = 0.4
+    per_sentence: int = 2
     # Off-rubric text allowed before the score shrinks (context, a hedge, an example).
-    free_chars: int = 600
+    free_chars: int = 500
     # Two sentences this close count as one said twice.
     repeat_threshold: float = 0.93
+    # A claim must be closer to the concept than to the question by this much: restating the
+    # symptom ("the entropy collapses") is not explaining it.
+    beyond_question: float = 0.0
     min_words: int = 6
     max_chars: int = 2000
 
@@ -110,7 +115,11 @@ def _no_claims(rubric: Rubric, note: str) -> FreeTextScore:
 
 
 def score_free_text(
-    rubric: Rubric, answer: str, encoder: TextEncoder, config: FreeTextConfig
+    rubric: Rubric,
+    answer: str,
+    encoder: TextEncoder,
+    config: FreeTextConfig,
+    question: str = "",
 ) -> FreeTextScore:
     """Score `answer` against `rubric` (see the module docstring)."""
     import numpy as np
@@ -129,12 +138,16 @@ def score_free_text(
         )
     vectors = encoder.encode([c.text for c in claims])
     polarity = np.array([c.negated for c in claims], dtype=bool)
+    echo = np.full(len(claims), -1.0)  # each claim's closeness to the question itself
+    asked = tuple(split_sentences(question))
+    if asked:
+        echo = (vectors @ encoder.encode_cached(asked).T).max(axis=1)
     total = sum(c.weight for c in rubric.concepts)
     found, missed, contradicted, wrong = [], [], [], []
     similarity: dict[str, float] = {}
-    best_any = np.full(len(claims), -1.0)  # each claim's closeness to any rubric idea
     touched = np.zeros(len(claims), dtype=bool)  # claims that state or deny something
     gained, penalty = 0.0, 0.0
+    offers: list[tuple[float, str, int]] = []  # (support, concept, sentence) of each claim
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
         same = polarity[:, None] == own.negated[None, :]
@@ -142,7 +155,6 @@ def score_free_text(
         support = _masked_max(by_paraphrase, same)
         flipped = _masked_max(by_paraphrase, ~same)
         against = np.where(flipped >= config.flipped_threshold, flipped, -1.0)
-        best_any = np.maximum(best_any, by_paraphrase.max(axis=1))
         if concept.contradictions:
             turned = _idea(encoder, concept.contradictions)
             by_contradiction = vectors @ turned.vectors.T
@@ -151,20 +163,36 @@ def score_free_text(
             # "X does not hold" where the contradiction says "X holds" supports the concept.
             denial = _masked_max(by_contradiction, ~agree)
             support = np.maximum(support, np.where(denial >= config.flipped_threshold, denial, -1))
-            best_any = np.maximum(best_any, by_contradiction.max(axis=1))
         if concept.keywords:
             boost = np.array([keyword_hit(concept.keywords, c.text) for c in claims])
             support = support + config.keyword_boost * boost
-        states = (support >= config.concept_threshold) & (support > against)
-        denies = (against >= config.contradiction_threshold) & (against > support)
+        denies = (against >= config.contradiction_threshold) & (
+            against >= support + config.contradiction_margin
+        )
+        states = (
+            (support >= config.concept_threshold)
+            & ~denies
+            & (support >= echo + config.beyond_question)
+        )
         touched |= states | denies
         similarity[concept.name] = float(support.max())
         if denies.any():
             claim = claims[int(np.argmax(np.where(denies, against, -2.0)))]
             contradicted.append((concept.name, claim.text))
-            missed.append(concept.name)
             penalty += config.contradiction_penalty
-        elif states.any():
+        else:
+            for index in np.flatnonzero(states):
+                offers.append((float(support[index]), concept.name, claims[index].sentence))
+    # A sentence states one or two ideas: each credits at most `per_sentence` concepts, so
+    # a sentence that strings the rubric's ideas together is not every claim at once.
+    credited: dict[str, int] = {}
+    per_sentence: dict[int, int] = {}
+    for _, name, number in sorted(offers, reverse=True):
+        if name not in credited and per_sentence.get(number, 0) < config.per_sentence:
+            credited[name] = number
+            per_sentence[number] = per_sentence.get(number, 0) + 1
+    for concept in rubric.concepts:
+        if concept.name in credited:
             found.append(concept.name)
             gained += concept.weight
         else:
@@ -172,7 +200,6 @@ def score_free_text(
     for misconception in rubric.misconceptions:
         idea = _idea(encoder, misconception.paraphrases)
         by_paraphrase = vectors @ idea.vectors.T
-        best_any = np.maximum(best_any, by_paraphrase.max(axis=1))
         match = _masked_max(by_paraphrase, polarity[:, None] == idea.negated[None, :])
         if misconception.keywords:
             boost = np.array([keyword_hit(misconception.keywords, c.text) for c in claims])
@@ -184,7 +211,7 @@ def score_free_text(
             wrong.append(misconception.name)
             penalty += misconception.penalty
     raw = gained / total - penalty
-    factor, notes = _form(sentences, claims, vectors, best_any, touched, config)
+    factor, notes = _form(sentences, claims, vectors, touched, config)
     score = min(1.0, max(0.0, raw * factor))
     return FreeTextScore(
         score, tuple(found), tuple(missed), tuple(contradicted), tuple(wrong), notes, similarity
@@ -195,7 +222,6 @@ def _form(
     sentences: list,
     claims: list[Claim],
     vectors: np.ndarray,
-    best_any: np.ndarray,
     touched: np.ndarray,
     config: FreeTextConfig,
 ) -> tuple[float, tuple[str, ...]]:
@@ -204,11 +230,7 @@ def _form(
     heads = {}
     for index, claim in enumerate(claims):
         heads.setdefault(claim.sentence, index)
-    on_topic = {
-        claim.sentence
-        for index, claim in enumerate(claims)
-        if touched[index] or best_any[index] >= config.relevance_threshold
-    }
+    on_topic = {claim.sentence for index, claim in enumerate(claims) if touched[index]}
     total = sum(len(s.text) for s in sentences) or 1
     repeated_chars, relevant_chars, seen_keys, kept = 0, 0, set(), []
     for number, sentence in enumerate(sentences):
@@ -234,7 +256,8 @@ def _form(
             f"{repeated_chars} of {total} characters repeat earlier sentences; saying a point "
             "twice does not count twice, and repetition costs points."
         )
-    focus = min(1.0, (relevant_chars + config.free_chars) / max(unique, 1))
+    # Squared: an answer half padding keeps about a third of its score, not half.
+    focus = min(1.0, (relevant_chars + config.free_chars) / max(unique, 1)) ** 2
     if focus < 1.0:
         notes.append(
             f"Only {relevant_chars} of {unique} characters address the question; padding "

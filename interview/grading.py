@@ -188,7 +188,7 @@ class Grader:
             )
             return Grade(item.id, "free_text", 0.0, False, feedback, concepts_missed=names,
                          notes=(feedback,))  # fmt: skip
-        result = score_free_text(rubric, answer, self.encoder, self.config)
+        result = score_free_text(rubric, answer, self.encoder, self.config, item.prompt)
         score, notes, judged = result.score, list(result.notes), None
         if self.judge is not None:
             score, judged, line = self._judged(item, answer, score)

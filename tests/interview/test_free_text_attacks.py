@@ -72,10 +72,13 @@ ATTACKS = {
     "negated model answer": negated_answer,
     "model + 1500 neutral filler": lambda item: _pad(_model(item), NEUTRAL_FILLER),
     "model + 1500 domain filler": lambda item: _pad(_model(item), DOMAIN_FILLER),
-    "model + one sentence x8": lambda item: _model(item)
-    + (" " + _model(item).split(". ")[0] + ".") * 8,
+    "model + one sentence x8": lambda item: (
+        _model(item) + (" " + _model(item).split(". ")[0] + ".") * 8
+    ),
     "model answer twice": lambda item: _model(item) + " " + _model(item),
-    "model answer over the cap": lambda item: " ".join([_model(item)] * (CAP // len(_model(item)) + 1)),
+    "model answer over the cap": lambda item: " ".join(
+        [_model(item)] * (CAP // len(_model(item)) + 1)
+    ),
 }
 
 
@@ -122,10 +125,9 @@ def test_no_attack_reaches_the_pass_mark_on_any_item(grader, items):
             table[name].append((item.id, grade.score, grade.passed))
     print(f"\n{'attack':<30} passing  max score")
     for name, rows in table.items():
-        print(f"{name:<30} {sum(p for _, _, p in rows):3d}/{len(rows):<4} {max(s for _, s, _ in rows):.2f}")
-    passing = {
-        name: [(i, round(s, 2)) for i, s, p in rows if p] for name, rows in table.items()
-    }
+        passed, top = sum(p for _, _, p in rows), max(s for _, s, _ in rows)
+        print(f"{name:<30} {passed:3d}/{len(rows):<4} {top:.2f}")
+    passing = {name: [(i, round(s, 2)) for i, s, p in rows if p] for name, rows in table.items()}
     assert not any(passing.values()), passing
 
 
