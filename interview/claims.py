@@ -68,7 +68,13 @@ IRREGULAR_PAST = {
     "spread": "spread", "take": "took", "tell": "told", "think": "thought", "write": "wrote",
     "cut": "cut", "hit": "hit", "let": "let", "put": "put", "set": "set", "split": "split",
 }  # fmt: skip
-NEGATORS = re.compile(r"\b(?:not|never|no|nor|neither|none|nothing|cannot)\b|n't\b", re.IGNORECASE)
+# Words that deny a claim: grammatical negation, and verdicts that turn a step around
+# ("checking the logits is pointless" denies "check the logits").
+NEGATORS = re.compile(
+    r"\b(?:not|never|no|nor|neither|none|nothing|cannot|unnecessary|pointless|useless|"
+    r"irrelevant|needless)\b|n't\b",
+    re.IGNORECASE,
+)
 # A negation past one of these belongs to a subordinate clause ("positions they never had"),
 # not to the claim's own predicate.
 SCOPE_END = _set(

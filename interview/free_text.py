@@ -42,12 +42,12 @@ class FreeTextConfig:
     # of it only when nearly the same sentence (a negation keeps the cosine above ~0.85; a
     # symptom, "the mask never reaches the attention", sits near its fix at ~0.7).
     flipped_threshold: float = 0.8
-    contradiction_threshold: float = 0.7
+    contradiction_threshold: float = 0.8
     # MiniLM puts a claim and its contradiction close together (shared words); a claim
     # denies a concept only when it is nearer the denial by this much.
     contradiction_margin: float = 0.1
     contradiction_penalty: float = 0.25
-    misconception_threshold: float = 0.66
+    misconception_threshold: float = 0.7
     keyword_boost: float = 0.04
     per_sentence: int = 2
     # Off-rubric text allowed before the score shrinks (context, a hedge, an example).

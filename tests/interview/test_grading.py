@@ -42,13 +42,13 @@ def test_choice_accepts_an_index_digits_or_the_option_text(bank, grader):
 
 def test_an_answer_is_read_as_claims_and_a_list_of_terms_as_none():
     answer = read_answer(
-        "The mask hides pads. It does not move positions, so ids are shifted.\n\n"
+        "The mask hides pads. It does not move positions, so the position ids are shifted.\n\n"
         "position ids, left padding, attention mask, cumulative sum"
     )
     assert [s.kind for s in answer] == ["claim", "claim", "list"]
     claims = {c.text: c.negated for s in answer for c in s.claims}
     assert claims["It does not move positions"] is True
-    assert claims["ids are shifted"] is False
+    assert claims["the position ids are shifted"] is False
     assert answer[2].claims == ()
 
 
