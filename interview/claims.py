@@ -158,8 +158,8 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
 
 
 def negated(text: str) -> bool:
-    """Whether the claim's own predicate is denied: an odd number of negators before the
-    first subordinate clause ("does not change", "never reaches"; not "positions they never
+    """Whether the claim's own predicate is denied: a negator before the first subordinate
+    clause ("does not change", "never reaches"; not "positions they never
     had"), or a denial frame ("It is not true that ...")."""
     if DENIAL_FRAME.search(text):
         return True
@@ -176,7 +176,9 @@ def negated(text: str) -> bool:
         if (index and tokens[index - 1] == ",") or after in CONTRAST_AFTER:
             continue
         count += 1
-    return count % 2 == 1
+    # Any denial, not its parity: "X does not help, and Y shows no difference" denies both
+    # (two denials in one claim are far more common in answers than a double negative).
+    return count > 0
 
 
 @dataclass(frozen=True)
