@@ -1,5 +1,6 @@
-"""How fast the interview grades: choice, free text (warm model) and code items of the bank,
-p50/p95 per kind against the targets (choice < 50 ms, free text < 300 ms, code < 3 s p95).
+"""How fast the interview grades: choice, free text (warm model; the bank's answers and the
+labelled ones of tests/interview/free_text_eval) and code items of the bank, p50/p95 per kind
+against the targets (choice < 50 ms, free text < 300 ms, code < 3 s p95).
 
 A code grading runs the candidate's sandbox (one `import torch`) and the trusted checks; the
 first grading of an item also computes a batch of reference outputs in a second sandbox, in
@@ -22,12 +23,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _labelled_answers() -> dict[str, list[str]]:
+    """The person-written answers of tests/interview/free_text_eval (longer than the bank's
+    own wrong answers, so closer to what a candidate types)."""
+    import yaml
+
+    folder = Path(__file__).resolve().parents[1] / "tests" / "interview" / "free_text_eval"
+    found: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
+            found[entry["item"]] = [
+                entry[k] for k in ("correct", "partial", "wrong", "negated", "term_list")
+            ]
+    return found
+
+
 def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dict[str, float]]:
     from interview.bank import load_bank
     from interview.choice import option_order, shown_choice
     from interview.grading import Grader
 
     bank = load_bank()
+    labelled = _labelled_answers()
     grader = Grader()
     started = time.perf_counter()
     grader.warm_up(bank.items.values())
@@ -43,7 +60,11 @@ def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dic
                 grader.grade(item, shown_choice(item, order.index(item.answer), order))
                 samples["choice"].append(time.perf_counter() - started)
         elif item.kind == "free_text":
-            for answer in [item.rubric.model_answer, *item.rubric.wrong_answers]:
+            for answer in [
+                item.rubric.model_answer,
+                *item.rubric.wrong_answers,
+                *labelled.get(item.id, []),
+            ]:
                 samples["free_text"].append(grader.grade(item, answer).seconds)
         elif item.kind == "code" and code_seen < code_items:
             code_seen += 1

@@ -81,6 +81,17 @@ def _auth(value: str | None) -> tuple[str, str] | None:
     return user.strip(), password
 
 
+def _judge(url: str | None, model: str, key: str | None) -> Any:
+    """The optional LLM judge for free text, or None."""
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"--judge {url!r} is not an http(s) URL", param_hint="--judge")
+    from interview.judge import Judge
+
+    return Judge(url, model, api_key=key)
+
+
 def _browser_secret(home: Path) -> str:
     """The key that encrypts the session id kept in each browser: kept in COMPETE_HOME so a
     reload after a restart still finds (and resumes) the open session."""
@@ -118,6 +129,17 @@ def interview(
         ),
     ] = "auto",
     bank_dir: BankOpt = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="An OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1) whose LLM "
+            "re-reads free-text answers; it can only lower a grade. Off by default."
+        ),
+    ] = None,
+    judge_model: Annotated[str, typer.Option(help="The judge's model name.")] = "default",
+    judge_key: Annotated[
+        str | None, typer.Option(envvar="COMPETE_JUDGE_KEY", help="The judge's API key.")
+    ] = None,
 ) -> None:
     """Open the Gradio mock interview: choose topics, answer in a text box or a code editor,
     see feedback and test output, watch a per-topic ability chart and end on a report.
@@ -128,6 +150,7 @@ def interview(
     login = _auth(auth)
     if focus not in ("auto", "all"):
         raise UsageError(f"--focus takes auto or all, not {focus!r}")
+    grading_judge = _judge(judge, judge_model, judge_key)
     with _interview_errors():
         bank = _bank(bank_dir)
         offered = _topics(topics, bank)
@@ -135,7 +158,7 @@ def interview(
         from interview.app import build_app
         from interview.grading import Grader
 
-        grader = Grader()
+        grader = Grader(judge=grading_judge)
         err.print("loading the sentence-embedding model for free-text grading…")
         grader.warm_up()
         demo = build_app(

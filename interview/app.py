@@ -5,8 +5,10 @@ Plain functions first (`InterviewScreens` turns clicks into `Screen` value objec
 `gr.Blocks`. Everything a user owns lives in the store and in per-tab state (`gr.State`, and
 `gr.BrowserState` for the session id so a reload resumes); the store, bank and grader are
 shared read-only collaborators passed in, never module globals. Nothing sent to the browser
-comes from an item's rubric, model answer, reference solution or hidden tests: questions are
-rendered from `ItemView`, answers from `Grade`.
+comes from an item's rubric, reference solution or hidden tests before the item is answered:
+questions are rendered from `ItemView`, answers from `Grade` (after a free-text answer graded
+on its content: the ideas it missed, in words, and the model answer; never a code item's
+reference or hidden tests).
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ class InterviewScreens:
             )
         except InterviewError as error:
             return self._screen(session, message=f"Could not grade it: {_one_line(error)}")
-        return self._screen(session, feedback=feedback_markdown(grade))
+        return self._screen(session, feedback=feedback_markdown(grade, view))
 
     def skip(self, session_id: str | None, user: str | None = None) -> Screen:
         session, problem = self._open_session(session_id, user)
@@ -237,23 +239,44 @@ def context_markdown(context: dict[str, str]) -> str:
     )
 
 
-def feedback_markdown(grade: Grade) -> str:
-    """What the candidate sees about one graded answer: score, concepts, tests, verdicts."""
+def feedback_markdown(grade: Grade, question: ItemView | None = None) -> str:
+    """What the candidate sees about one graded answer: which question it answers (the screen
+    already shows the next one), the score, and for free text the ideas missed in words, the
+    contradictions, why points were cut and the model answer; for code the hidden tests'
+    verdicts."""
     verdict = "passed" if grade.passed else "not yet"
     lines = [f"### Last answer: {grade.score:.2f} ({verdict})"]
+    if question is not None:
+        lines.append(
+            f"**Feedback on question {question.number}** ({question.topic_title}): "
+            f"{_cell(_first_sentence(question.prompt))}"
+        )
     if grade.kind == "choice":
         lines.append(grade.feedback)
     if grade.kind == "free_text":
-        if "too short" in grade.feedback:
-            lines.append(grade.feedback)
-        for label, names in (
-            ("Covered", grade.concepts_found),
-            ("Missing", grade.concepts_missed),
-            ("Misconceptions", grade.misconceptions),
-        ):
-            if names:
-                lines.append(f"**{label}:** " + "; ".join(names))
-        lines += [s for s in _sentences(grade.feedback) if "judge" in s]
+        lines += [f"**Note:** {_cell(note)}" for note in grade.notes if "judge" not in note]
+        if grade.concepts_found:
+            lines.append("**Covered:** " + "; ".join(grade.concepts_found))
+        if grade.missed_ideas:
+            lines.append(
+                "**Missing** (what a strong answer also says):\n\n"
+                + "\n".join(f"- {_cell(idea)}" for idea in grade.missed_ideas)
+            )
+        elif grade.concepts_missed and not grade.model_answer:
+            lines.append("**Missing:** " + "; ".join(grade.concepts_missed))
+        if grade.contradictions:
+            lines.append(
+                "**Contradicted:**\n\n"
+                + "\n".join(
+                    f"- you wrote “{_cell(claim)}”, but: {_cell(idea)}"
+                    for claim, idea in grade.contradictions
+                )
+            )
+        if grade.misconceptions:
+            lines.append("**Misconceptions:** " + "; ".join(grade.misconceptions))
+        lines += [_cell(note) for note in grade.notes if "judge" in note]
+        if grade.model_answer:
+            lines.append(f"**A strong answer:** {_cell(grade.model_answer)}")
     if grade.kind == "code":
         passed = sum(t.passed for t in grade.tests)
         lines.append(f"**Hidden tests:** {passed}/{len(grade.tests)} passed")
@@ -350,10 +373,13 @@ def _title(topic: str, bank: Bank) -> str:
     return found.title if found else topic
 
 
-def _sentences(text: str) -> list[str]:
+def _first_sentence(text: str, limit: int = 160) -> str:
+    """The start of a question's prompt, enough to recognise it."""
     import re
 
-    return [s.strip() for s in re.split(r"(?<=[.)])\s+(?=[A-Z(])", text) if s.strip()]
+    flat = " ".join(text.split())
+    first = re.split(r"(?<=[.?!])\s+", flat, maxsplit=1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _cell(text: str) -> str:
@@ -437,7 +463,7 @@ def build_app(
                 context = gr.Markdown("", elem_id="context")
             choice = gr.Radio([], label="Your choice", visible=False, elem_id="choice")
             text = gr.Textbox(
-                label="Your answer",
+                label="Your answer (a few sentences, at most 2,000 characters)",
                 lines=6,
                 placeholder="The cause, why it produces this symptom, and how you would check "
                 "or fix it.",

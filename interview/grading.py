@@ -1,20 +1,13 @@
-"""Grading one response: choice exactly, free text against its rubric, code in the sandbox.
+"""Grading one response: choice exactly, free text on its claims, code in the sandbox.
 
-Free text: the answer is split into sentences and clauses; a rubric concept is found when the
-best cosine similarity between one of its paraphrases and one answer unit reaches
-`concept_threshold` (all-MiniLM-L6-v2 puts true paraphrases at about 0.54-0.67 and unrelated
-sentences near 0) or one of its keyword patterns matches. Only pairs of the same polarity count
-(an odd number of negations in one and not the other is a denial, not a paraphrase). A
-misconception costs its penalty only when matched more strictly (`misconception_threshold`, or a
-keyword in a unit of its polarity), so an answer that names a wrong idea to reject it ("padding
-on the right would not fix this") is not punished. 0.58 with the polarity rule separates every
-model answer from every wrong answer of the bank (verify-bank prints the margins).
-score = found weight / total weight - penalties, clipped to [0, 1].
+Free text is graded by interview.free_text (claims, not words: a concept counts when one
+sentence states it, a contradiction costs points, a list of terms earns nothing); an optional
+LLM judge (interview.judge) can only lower that grade, never raise it, because the answer it
+reads is written by the candidate and can address the judge.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
 from interview.errors import GradingError
+from interview.free_text import FreeTextConfig, score_free_text
 from interview.sandbox import SandboxLimits, run_driver
 
 if TYPE_CHECKING:
@@ -29,24 +23,17 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from interview.bank import Item, Rubric
+    from interview.bank import Item
     from interview.judge import Judge
 
-__all__ = ["FreeTextConfig", "Grade", "Grader", "TestOutcome", "TextEncoder", "split_units"]
-
-MIN_WORDS = 6
-NEGATION = re.compile(
-    r"\b(not|no|never|nor|neither|without|instead of|rather than|wrong|myth|mistake|"
-    r"won't|don't|doesn't|isn't|aren't|wouldn't|shouldn't|can't|cannot|avoid|"
-    r"does not|do not|is not|will not|would not)\b|n't\b",
-    re.IGNORECASE,
-)
+__all__ = ["FreeTextConfig", "Grade", "Grader", "TestOutcome", "TextEncoder"]
 
 
 @dataclass(frozen=True)
 class Grade:
-    """One graded response; `feedback` is what the candidate sees (concept names, never the
-    reference, the rubric's paraphrases or a code task's checks)."""
+    """One graded response; `feedback` is what the candidate sees. Never a code task's checks
+    or its reference solution; for free text graded on its content, the ideas missed in words
+    and the model answer (the item has been answered by then)."""
 
     item_id: str
     kind: str
@@ -59,15 +46,13 @@ class Grade:
     tests: tuple[TestOutcome, ...] = ()
     error: str | None = None
     seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class FreeTextConfig:
-    """The free-text scorer's knobs, tuned on the bank with verify-bank."""
-
-    concept_threshold: float = 0.58
-    misconception_threshold: float = 0.7
-    min_words: int = MIN_WORDS
+    # free text: each missed concept in words (its first paraphrase), each contradiction as
+    # "the claim" -> the concept it denies, why the score was cut, the model answer
+    missed_ideas: tuple[str, ...] = ()
+    contradictions: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    model_answer: str = ""
+    judge_score: float | None = None
 
 
 class TextEncoder:
@@ -113,101 +98,6 @@ class TextEncoder:
             with self._lock:
                 self._cache[texts] = cached
         return cached
-
-
-def split_units(text: str) -> list[str]:
-    """Sentences, and the clauses of longer sentences, of an answer (each at least 3 words)."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?;:])\s+|\n+", text) if s.strip()]
-    units = list(sentences)
-    for sentence in sentences:
-        clauses = re.split(
-            r",\s*|\s+(?:but|so|because|which|while|whereas|and then|then)\s+|\s+[-–—]+\s+",
-            sentence,
-        )
-        clauses = [c.strip() for c in clauses if c and c.strip()]
-        if len(clauses) > 1:
-            units.extend(clauses)
-    return [u for u in dict.fromkeys(units) if len(u.split()) >= 3]
-
-
-def _keyword_hit(patterns: list[str], text: str) -> bool:
-    for pattern in patterns:
-        try:
-            if re.search(pattern, text, re.IGNORECASE):
-                return True
-        except re.error:
-            if pattern.lower() in text.lower():
-                return True
-    return False
-
-
-@dataclass(frozen=True)
-class FreeTextScore:
-    """The embedding-and-keyword score of one answer, with the best similarity per idea."""
-
-    score: float
-    found: tuple[str, ...]
-    missed: tuple[str, ...]
-    misconceptions: tuple[str, ...]
-    similarity: dict[str, float]
-
-
-def _negated(text: str) -> bool:
-    """Odd number of negations: the statement is denied ("does not", "never", "rather than")."""
-    return len(NEGATION.findall(text)) % 2 == 1
-
-
-def _best_match(
-    units: list[str], unit_vectors: np.ndarray, paraphrases: list[str], vectors: np.ndarray
-) -> float:
-    """Best cosine similarity over (unit, paraphrase) pairs that agree in polarity, so "the
-    mask alone does not fix positions" does not match "the mask fixes positions"."""
-    import numpy as np
-
-    similarity = unit_vectors @ vectors.T
-    agree = np.array([[_negated(u) == _negated(p) for p in paraphrases] for u in units])
-    similarity = np.where(agree, similarity, -1.0)
-    return float(similarity.max())
-
-
-def score_free_text(
-    rubric: Rubric, answer: str, encoder: TextEncoder, config: FreeTextConfig
-) -> FreeTextScore:
-    """Score `answer` against `rubric` (see the module docstring)."""
-    units = split_units(answer)
-    if len(answer.split()) < config.min_words or not units:
-        names = tuple(c.name for c in rubric.concepts)
-        return FreeTextScore(0.0, (), names, (), {})
-    unit_vectors = encoder.encode(units)
-    found, missed, wrong = [], [], []
-    similarity: dict[str, float] = {}
-    total = sum(c.weight for c in rubric.concepts)
-    gained = 0.0
-    for concept in rubric.concepts:
-        vectors = encoder.encode_cached(tuple(concept.paraphrases))
-        best = _best_match(units, unit_vectors, concept.paraphrases, vectors)
-        similarity[concept.name] = best
-        if best >= config.concept_threshold or _keyword_hit(concept.keywords, answer):
-            found.append(concept.name)
-            gained += concept.weight
-        else:
-            missed.append(concept.name)
-    penalty = 0.0
-    for misconception in rubric.misconceptions:
-        vectors = encoder.encode_cached(tuple(misconception.paraphrases))
-        best = _best_match(units, unit_vectors, misconception.paraphrases, vectors)
-        similarity[misconception.name] = best
-        polarity = _negated(misconception.paraphrases[0])
-        keyword = any(
-            _keyword_hit(misconception.keywords, unit)
-            for unit in units
-            if _negated(unit) == polarity
-        )
-        if best >= config.misconception_threshold or keyword:
-            wrong.append(misconception.name)
-            penalty += misconception.penalty
-    score = min(1.0, max(0.0, gained / total - penalty))
-    return FreeTextScore(score, tuple(found), tuple(missed), tuple(wrong), similarity)
 
 
 def choice_index(item: Item, response: str | int) -> int | None:
@@ -285,42 +175,76 @@ class Grader:
         rubric = item.rubric
         if rubric is None:
             raise GradingError(f"free-text item {item.id!r} has no rubric; fix the bank file")
+        names = tuple(c.name for c in rubric.concepts)
+        if len(answer) > self.config.max_chars:
+            feedback = (
+                f"The answer is too long: {len(answer):,} characters, the limit is "
+                f"{self.config.max_chars:,}. Say the cause, the mechanism and the fix in a "
+                "few sentences."
+            )
+            return Grade(item.id, "free_text", 0.0, False, feedback, concepts_missed=names,
+                         notes=(feedback,))  # fmt: skip
         if len(answer.split()) < self.config.min_words:
-            names = tuple(c.name for c in rubric.concepts)
             feedback = (
                 f"The answer is empty or too short to grade (under {self.config.min_words} "
                 "words). Explain the cause, the mechanism and how you would check or fix it."
             )
-            return Grade(item.id, "free_text", 0.0, False, feedback, concepts_missed=names)
-        result = score_free_text(rubric, answer, self.encoder, self.config)
-        score, note = result.score, ""
+            return Grade(item.id, "free_text", 0.0, False, feedback, concepts_missed=names,
+                         notes=(feedback,))  # fmt: skip
+        result = score_free_text(rubric, answer, self.encoder, self.config, item.prompt)
+        score, notes, judged = result.score, list(result.notes), None
         if self.judge is not None:
-            from interview.errors import JudgeError
-
-            try:
-                verdict = self.judge.assess(item, answer)
-                score = (result.score + verdict.score) / 2
-                note = f" An LLM judge scored it {verdict.score:.2f}; the grade is the mean."
-            except JudgeError as error:
-                note = f" (The LLM judge was unavailable: {error}; embedding score only.)"
+            score, judged, line = self._judged(item, answer, score)
+            notes.append(line)
         passed = score >= item.pass_mark
+        ideas = {c.name: c.paraphrases[0] for c in rubric.concepts}
+        missed = tuple(ideas[name] for name in result.missed)
         parts = [f"Score {score:.2f} (pass mark {item.pass_mark:.2f})."]
         if result.found:
             parts.append("Covered: " + "; ".join(result.found) + ".")
-        if result.missed:
-            parts.append("Missing: " + "; ".join(result.missed) + ".")
+        if missed:
+            parts.append("Missing: " + " ".join(missed))
+        for name, claim in result.contradicted:
+            parts.append(f"Contradicts {name!r}: {claim!r}.")
         if result.misconceptions:
             parts.append("Misconception: " + "; ".join(result.misconceptions) + ".")
+        parts += notes
         return Grade(
             item.id,
             "free_text",
             score,
             passed,
-            " ".join(parts) + note,
+            " ".join(parts),
             concepts_found=result.found,
             concepts_missed=result.missed,
             misconceptions=result.misconceptions,
+            missed_ideas=missed,
+            contradictions=tuple((claim, ideas[name]) for name, claim in result.contradicted),
+            notes=tuple(notes),
+            model_answer=" ".join(rubric.model_answer.split()),
+            judge_score=judged,
         )
+
+    def _judged(self, item: Item, answer: str, score: float) -> tuple[float, float | None, str]:
+        """The grade after the judge: its verdict can only lower the claims grade (the answer
+        may address the judge: "score this 1.0"); a failed or unparsable verdict changes
+        nothing."""
+        from interview.errors import JudgeError
+
+        try:
+            verdict = self.judge.assess(item, answer)
+        except JudgeError as error:
+            return score, None, f"(The LLM judge was unavailable: {error}; claims grade only.)"
+        if verdict.score < score:
+            return (
+                verdict.score,
+                verdict.score,
+                (
+                    f"An LLM judge scored it {verdict.score:.2f}, below the claims grade "
+                    f"{score:.2f}; the lower one counts."
+                ),
+            )
+        return score, verdict.score, f"An LLM judge scored it {verdict.score:.2f}."
 
     def _grade_code(self, item: Item, solution: str) -> Grade:
         """The candidate's sandbox only computes outputs on fresh inputs; the checks compare

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from interview.bank import Bank, Item
+from interview.claims import negate_text
 from interview.grading import Grader
 
 
@@ -154,6 +156,32 @@ def check_choice(item: Item, grader: Grader) -> ItemCheck:
     return ItemCheck(item.id, item.kind, tuple(problems), tuple(notes), right.seconds)
 
 
+def keyword_text(pattern: str) -> str:
+    """A keyword pattern as the words it matches first ("positions? (are )?shifted" ->
+    "positions are shifted"): what a candidate would type."""
+    text = re.sub(r"\\[bBsSdDwW]", " ", pattern)
+    text = re.sub(r"\[([^\]]*)\]", lambda m: " " if " " in m.group(1) else m.group(1)[:1], text)
+    text = re.sub(r"\(\?:", "(", text)
+    while re.search(r"\(([^()]*)\)", text):
+        text = re.sub(r"\(([^()|]*)(?:\|[^()]*)?\)", r"\1", text)
+    text = re.sub(r"\|.*", "", text)
+    text = re.sub(r"[.*+?^$\\]", "", text)
+    return " ".join(text.split())
+
+
+def term_list_answer(item: Item) -> str:
+    """The rubric's concept names and keywords as one comma-separated list: what the
+    feedback's concept names invite a candidate to paste back."""
+    terms = [c.name for c in item.rubric.concepts]
+    terms += [keyword_text(k) for c in item.rubric.concepts for k in c.keywords]
+    return ", ".join(dict.fromkeys(t for t in terms if t))
+
+
+def negated_answer(item: Item) -> str:
+    """The model answer with every claim turned around (deterministic)."""
+    return negate_text(item.rubric.model_answer)
+
+
 def check_free_text(item: Item, grader: Grader) -> tuple[ItemCheck, float, float]:
     rubric = item.rubric
     problems, notes = [], []
@@ -176,6 +204,16 @@ def check_free_text(item: Item, grader: Grader) -> tuple[ItemCheck, float, float
                 f"(found: {', '.join(wrong.concepts_found)})"
             )
     notes.append(f"wrong max {wrong_margin + item.pass_mark:.2f}")
+    # The answers a candidate can write without knowing anything: both must fail.
+    for name, answer in (("negated", negated_answer(item)), ("term list", term_list_answer(item))):
+        attack = grader.grade(item, answer)
+        wrong_margin = max(wrong_margin, attack.score - item.pass_mark)
+        notes.append(f"{name} {attack.score:.2f}")
+        if attack.passed:
+            problems.append(
+                f"the {name} answer scores {attack.score:.2f} >= pass mark "
+                f"(found: {', '.join(attack.concepts_found)})"
+            )
     check = ItemCheck(item.id, item.kind, tuple(problems), tuple(notes), model.seconds)
     return check, model_margin, wrong_margin
 

@@ -7,8 +7,9 @@ import threading
 import pytest
 
 from interview.bank import Check, CodeTask, Item, load_bank
+from interview.claims import read_answer
 from interview.errors import GradingError
-from interview.grading import Grader, TextEncoder, choice_index, split_units
+from interview.grading import Grader, TextEncoder, choice_index
 from interview.sandbox import SandboxLimits
 
 
@@ -40,10 +41,16 @@ def test_choice_accepts_an_index_digits_or_the_option_text(bank, grader):
     assert "No option matched" in grader.grade(item, "nonsense").feedback
 
 
-def test_split_units_gives_sentences_and_clauses():
-    units = split_units("The mask hides pads. It does not move positions, so ids are shifted.")
-    assert "The mask hides pads." in units
-    assert "It does not move positions" in units and "so ids are shifted." in units
+def test_an_answer_is_read_as_claims_and_a_list_of_terms_as_none():
+    answer = read_answer(
+        "The mask hides pads. It does not move positions, so the position ids are shifted.\n\n"
+        "position ids, left padding, attention mask, cumulative sum"
+    )
+    assert [s.kind for s in answer] == ["claim", "claim", "list"]
+    claims = {c.text: c.negated for s in answer for c in s.claims}
+    assert claims["It does not move positions"] is True
+    assert claims["the position ids are shifted"] is False
+    assert answer[2].claims == ()
 
 
 def test_model_answer_passes_and_names_the_concepts_found(bank, grader):
@@ -73,13 +80,41 @@ def test_a_partial_answer_gets_partial_credit(bank, grader):
     assert "positions shifted by padding" in grade.concepts_found
 
 
-def test_feedback_never_shows_the_model_answer_or_paraphrases(bank, grader):
+def test_feedback_describes_missed_ideas_in_words_and_gives_the_model_answer(bank, grader):
     item = bank.item("left-padding-positions")
-    feedback = grader.grade(item, item.rubric.wrong_answers[0]).feedback
-    assert item.rubric.model_answer[:40] not in feedback
+    grade = grader.grade(item, item.rubric.wrong_answers[0])
+    first = {c.name: c.paraphrases[0] for c in item.rubric.concepts}
+    assert grade.missed_ideas == tuple(first[name] for name in grade.concepts_missed)
+    assert grade.model_answer == " ".join(item.rubric.model_answer.split())
+    # only the first paraphrase of a missed idea, never the others
     for concept in item.rubric.concepts:
-        for paraphrase in concept.paraphrases:
-            assert paraphrase not in feedback
+        for paraphrase in concept.paraphrases[1:]:
+            assert paraphrase not in grade.feedback
+
+
+def test_a_contradicted_concept_costs_points_and_is_named(bank, grader):
+    item = bank.item("left-padding-positions")
+    base = grader.grade(item, item.rubric.model_answer)
+    denied = grader.grade(
+        item,
+        item.rubric.model_answer
+        + " Left padding has no effect at all on which position embedding a real token gets.",
+    )
+    assert denied.score < base.score
+    assert "positions shifted by padding" not in denied.concepts_found
+    assert denied.contradictions and "Contradicts" in denied.feedback
+
+
+def test_keywords_alone_never_credit_a_concept(bank, grader):
+    item = bank.item("left-padding-positions")
+    # Every keyword of the rubric inside claims about something else entirely.
+    answer = (
+        "I think the cumsum of the loss is what people call the cumulative sum in reports. "
+        "The position id of my desk is next to the window, which is unpadded and bright. "
+        "We got the same logits twice yesterday when the cluster was without padding jobs."
+    )
+    grade = grader.grade(item, answer)
+    assert grade.concepts_found == () and grade.score == 0.0
 
 
 def test_empty_or_short_answers_score_zero_with_a_reason(bank, grader):
@@ -93,7 +128,7 @@ def test_empty_or_short_answers_score_zero_with_a_reason(bank, grader):
 def test_a_misconception_costs_points_unless_it_is_rejected(bank, grader):
     item = bank.item("left-padding-positions")
     base = item.rubric.model_answer
-    asserted = grader.grade(item, base + " Just pad on the right instead; generation then works.")
+    asserted = grader.grade(item, base + " Just pad on the right instead, then generation works.")
     rejected = grader.grade(
         item, base + " Just padding on the right instead would not be a real fix here."
     )

@@ -163,3 +163,18 @@ def test_verify_bank_command_names_the_items_a_cue_gives_away(tmp_path):
             result.output
         )
     assert "c4: " in result.output and "PROBLEM choice    c4" not in result.output
+
+
+def test_verify_bank_grades_the_negated_and_term_list_answers_itself(grader):
+    from interview.verify import check_free_text, negated_answer, term_list_answer
+
+    item = load_bank().item("left-padding-positions")
+    negated = negated_answer(item)
+    assert negated != " ".join(item.rubric.model_answer.split())
+    assert "does not change the positions" not in negated  # that denial is turned around
+    terms = term_list_answer(item)
+    assert "positions shifted by padding" in terms and "cumulative sum" in terms
+    check, _, wrong_margin = check_free_text(item, grader)
+    assert check.ok and wrong_margin < 0
+    assert any(n.startswith("negated ") for n in check.notes)
+    assert any(n.startswith("term list ") for n in check.notes)

@@ -1,0 +1,266 @@
+"""Free text graded on claims: which rubric concepts the answer states, which it contradicts.
+
+The answer is read as claims (interview.claims: sentences and their clauses that have a
+predicate; a list of terms states nothing and earns nothing). A concept is credited when one
+claim states it: its best cosine similarity (all-MiniLM-L6-v2) to a paraphrase of the same
+polarity, or to one of the concept's contradictions turned around, reaches
+`concept_threshold` and beats the claim's similarity to the opposite reading. A claim whose
+nearest reading is the opposite one (a contradiction, or a paraphrase with its polarity
+flipped) contradicts the concept: no credit, and a penalty like a misconception's. Keywords
+never credit anything on their own: a keyword in a claim adds `keyword_boost` to that claim's
+similarity, no more.
+
+score = (credited weight / total weight - penalties) x repetition x focus, clipped to [0, 1];
+repetition is the share of the answer's text that is not a repeated sentence, focus shrinks
+the score when more than `free_chars` of the text is off the rubric (padding).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from interview.claims import Claim, negated, read_answer, split_sentences
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from interview.bank import Rubric
+    from interview.grading import TextEncoder
+
+__all__ = ["FreeTextConfig", "FreeTextScore", "score_free_text"]
+
+
+@dataclass(frozen=True)
+class FreeTextConfig:
+    """The free-text scorer's knobs, tuned on tests/interview/free_text_eval (held-out
+    answers written without the rubric) and checked by verify-bank's attacks."""
+
+    concept_threshold: float = 0.52
+    # A claim that matches a concept's own paraphrase with the opposite polarity is a denial
+    # of it only when nearly the same sentence (a negation keeps the cosine above ~0.85; a
+    # symptom, "the mask never reaches the attention", sits near its fix at ~0.7).
+    flipped_threshold: float = 0.8
+    contradiction_threshold: float = 0.8
+    # MiniLM puts a claim and its contradiction close together (shared words); a claim
+    # denies a concept only when it is nearer the denial by this much.
+    contradiction_margin: float = 0.1
+    contradiction_penalty: float = 0.25
+    misconception_threshold: float = 0.7
+    keyword_boost: float = 0.04
+    per_sentence: int = 2
+    # Off-rubric text allowed before the score shrinks (context, a hedge, an example).
+    free_chars: int = 500
+    # Two sentences this close count as one said twice.
+    repeat_threshold: float = 0.93
+    # A claim must be closer to the concept than to the question by this much: restating the
+    # symptom ("the entropy collapses") is not explaining it.
+    beyond_question: float = 0.0
+    min_words: int = 6
+    max_chars: int = 2000
+
+
+@dataclass(frozen=True)
+class FreeTextScore:
+    """One answer's score, what it stated and contradicted, and why it lost points."""
+
+    score: float
+    found: tuple[str, ...]
+    missed: tuple[str, ...]
+    contradicted: tuple[tuple[str, str], ...]  # (concept name, the claim that denies it)
+    misconceptions: tuple[str, ...]
+    notes: tuple[str, ...]  # why the score was cut: no claims, repetition, padding
+    similarity: dict[str, float]
+
+
+def keyword_hit(patterns: list[str], text: str) -> bool:
+    for pattern in patterns:
+        try:
+            if re.search(pattern, text, re.IGNORECASE):
+                return True
+        except re.error:
+            if pattern.lower() in text.lower():
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Idea:
+    """A rubric text group embedded once: vectors (k, 384) and each text's polarity."""
+
+    vectors: np.ndarray
+    negated: np.ndarray  # (k,) bool
+
+
+def _idea(encoder: TextEncoder, texts: list[str]) -> _Idea:
+    import numpy as np
+
+    vectors = encoder.encode_cached(tuple(texts))
+    return _Idea(vectors, np.array([negated(t) for t in texts], dtype=bool))
+
+
+def _masked_max(similarity: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row-wise maximum over the columns where `mask` holds; -1 where none does."""
+    import numpy as np
+
+    if similarity.shape[1] == 0:
+        return np.full(similarity.shape[0], -1.0)
+    return np.where(mask, similarity, -1.0).max(axis=1)
+
+
+def _no_claims(rubric: Rubric, note: str) -> FreeTextScore:
+    names = tuple(c.name for c in rubric.concepts)
+    return FreeTextScore(0.0, (), names, (), (), (note,), {})
+
+
+def score_free_text(
+    rubric: Rubric,
+    answer: str,
+    encoder: TextEncoder,
+    config: FreeTextConfig,
+    question: str = "",
+) -> FreeTextScore:
+    """Score `answer` against `rubric` (see the module docstring)."""
+    import numpy as np
+
+    sentences = read_answer(answer)
+    claims: list[Claim] = [claim for s in sentences for claim in s.claims]
+    if not claims:
+        listed = any(s.kind == "list" for s in sentences)
+        return _no_claims(
+            rubric,
+            "It lists terms but makes no claim: say in full sentences what causes what, "
+            "why it produces the symptom and how you would fix and check it."
+            if listed
+            else "No sentence states anything (each needs a verb): say what causes what, "
+            "why, and how you would fix and check it.",
+        )
+    vectors = encoder.encode([c.text for c in claims])
+    polarity = np.array([c.negated for c in claims], dtype=bool)
+    echo = np.full(len(claims), -1.0)  # each claim's closeness to the question itself
+    asked = tuple(split_sentences(question))
+    if asked:
+        echo = (vectors @ encoder.encode_cached(asked).T).max(axis=1)
+    total = sum(c.weight for c in rubric.concepts)
+    found, missed, contradicted, wrong = [], [], [], []
+    similarity: dict[str, float] = {}
+    touched = np.zeros(len(claims), dtype=bool)  # claims that state or deny something
+    gained, penalty = 0.0, 0.0
+    offers: list[tuple[float, str, int]] = []  # (support, concept, sentence) of each claim
+    for concept in rubric.concepts:
+        own = _idea(encoder, concept.paraphrases)
+        same = polarity[:, None] == own.negated[None, :]
+        by_paraphrase = vectors @ own.vectors.T
+        support = _masked_max(by_paraphrase, same)
+        flipped = _masked_max(by_paraphrase, ~same)
+        against = np.where(flipped >= config.flipped_threshold, flipped, -1.0)
+        if concept.contradictions:
+            turned = _idea(encoder, concept.contradictions)
+            by_contradiction = vectors @ turned.vectors.T
+            agree = polarity[:, None] == turned.negated[None, :]
+            against = np.maximum(against, _masked_max(by_contradiction, agree))
+            # "X does not hold" where the contradiction says "X holds" supports the concept.
+            denial = _masked_max(by_contradiction, ~agree)
+            support = np.maximum(support, np.where(denial >= config.flipped_threshold, denial, -1))
+        if concept.keywords:
+            boost = np.array([keyword_hit(concept.keywords, c.text) for c in claims])
+            support = support + config.keyword_boost * boost
+        denies = (against >= config.contradiction_threshold) & (
+            against >= support + config.contradiction_margin
+        )
+        states = (
+            (support >= config.concept_threshold)
+            & ~denies
+            & (support >= echo + config.beyond_question)
+        )
+        touched |= states | denies
+        similarity[concept.name] = float(support.max())
+        if denies.any():
+            claim = claims[int(np.argmax(np.where(denies, against, -2.0)))]
+            contradicted.append((concept.name, claim.text))
+            penalty += config.contradiction_penalty
+        else:
+            for index in np.flatnonzero(states):
+                offers.append((float(support[index]), concept.name, claims[index].sentence))
+    # A sentence states one or two ideas: each credits at most `per_sentence` concepts, so
+    # a sentence that strings the rubric's ideas together is not every claim at once.
+    credited: dict[str, int] = {}
+    per_sentence: dict[int, int] = {}
+    for _, name, number in sorted(offers, reverse=True):
+        if name not in credited and per_sentence.get(number, 0) < config.per_sentence:
+            credited[name] = number
+            per_sentence[number] = per_sentence.get(number, 0) + 1
+    for concept in rubric.concepts:
+        if concept.name in credited:
+            found.append(concept.name)
+            gained += concept.weight
+        else:
+            missed.append(concept.name)
+    for misconception in rubric.misconceptions:
+        idea = _idea(encoder, misconception.paraphrases)
+        by_paraphrase = vectors @ idea.vectors.T
+        match = _masked_max(by_paraphrase, polarity[:, None] == idea.negated[None, :])
+        if misconception.keywords:
+            boost = np.array([keyword_hit(misconception.keywords, c.text) for c in claims])
+            match = match + config.keyword_boost * boost
+        similarity[misconception.name] = float(match.max())
+        hits = match >= config.misconception_threshold
+        touched |= hits
+        if hits.any():
+            wrong.append(misconception.name)
+            penalty += misconception.penalty
+    raw = gained / total - penalty
+    factor, notes = _form(sentences, claims, vectors, touched, config)
+    score = min(1.0, max(0.0, raw * factor))
+    return FreeTextScore(
+        score, tuple(found), tuple(missed), tuple(contradicted), tuple(wrong), notes, similarity
+    )
+
+
+def _form(
+    sentences: list,
+    claims: list[Claim],
+    vectors: np.ndarray,
+    touched: np.ndarray,
+    config: FreeTextConfig,
+) -> tuple[float, tuple[str, ...]]:
+    """The factor for repetition and padding, and the notes that explain it."""
+    # The whole-sentence claim of each sentence stands for it.
+    heads = {}
+    for index, claim in enumerate(claims):
+        heads.setdefault(claim.sentence, index)
+    on_topic = {claim.sentence for index, claim in enumerate(claims) if touched[index]}
+    total = sum(len(s.text) for s in sentences) or 1
+    repeated_chars, relevant_chars, seen_keys, kept = 0, 0, set(), []
+    for number, sentence in enumerate(sentences):
+        key = " ".join(sentence.text.lower().split()).strip(" .")
+        head = heads.get(number)
+        again = key in seen_keys or (
+            head is not None
+            and any(float(vectors[head] @ vectors[k]) >= config.repeat_threshold for k in kept)
+        )
+        seen_keys.add(key)
+        if again:
+            repeated_chars += len(sentence.text)
+            continue
+        if head is not None:
+            kept.append(head)
+        if number in on_topic:
+            relevant_chars += len(sentence.text)
+    unique = total - repeated_chars
+    notes = []
+    repetition = unique / total
+    if repeated_chars:
+        notes.append(
+            f"{repeated_chars} of {total} characters repeat earlier sentences; saying a point "
+            "twice does not count twice, and repetition costs points."
+        )
+    # Squared: an answer half padding keeps about a third of its score, not half.
+    focus = min(1.0, (relevant_chars + config.free_chars) / max(unique, 1)) ** 2
+    if focus < 1.0:
+        notes.append(
+            f"Only {relevant_chars} of {unique} characters address the question; padding "
+            "costs points."
+        )
+    return repetition * focus, tuple(notes)
