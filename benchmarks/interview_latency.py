@@ -2,10 +2,12 @@
 labelled ones of tests/interview/free_text_eval) and code items of the bank, p50/p95 per kind
 against the targets (choice < 50 ms, free text < 300 ms, code < 3 s p95).
 
-A code grading runs the candidate's sandbox (one `import torch`) and the trusted checks; the
-first grading of an item also computes a batch of reference outputs in a second sandbox, in
-parallel. "code" is every grading; "code_first" the first one of each item, "code_pooled"
-the later ones, which find the reference's outputs already computed."""
+A code grading runs the candidate's sandbox (one `import torch`) and the trusted checks. A
+session asks the grader to prepare an item when it shows it, so the reference's outputs are
+computed while the candidate writes: "code_shown" is a grading after that (what a candidate
+waits for), "code_first" one with no warning (the reference runs in a second sandbox, in
+parallel), "code_pooled" later ones that find reference outputs left from a batch; "code"
+is all of them."""
 
 from __future__ import annotations
 
@@ -15,7 +17,14 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results")
-TARGETS_S = {"choice": 0.05, "free_text": 0.3, "code": 3.0, "code_first": 3.0, "code_pooled": 3.0}
+TARGETS_S = {
+    "choice": 0.05,
+    "free_text": 0.3,
+    "code": 3.0,
+    "code_shown": 3.0,
+    "code_first": 3.0,
+    "code_pooled": 3.0,
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,6 +77,12 @@ def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dic
                 samples["free_text"].append(grader.grade(item, answer).seconds)
         elif item.kind == "code" and code_seen < code_items:
             code_seen += 1
+            grader.prepare(item)  # shown: the reference runs while the candidate writes
+            waited = time.monotonic()
+            while not grader.references.ready(item.code) and time.monotonic() - waited < 120:
+                time.sleep(0.05)
+            samples["code_shown"].append(grader.grade(item, item.code.reference).seconds)
+            grader.references.clear()
             first = grader.grade(item, item.code.reference).seconds
             later = [grader.grade(item, item.code.starter).seconds]
             later.append(grader.grade(item, item.code.reference).seconds)

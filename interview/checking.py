@@ -138,10 +138,36 @@ class ReferenceCache:
         self.batch = max(1, batch)
         self._lock = threading.Lock()
         self._pools: dict[str, list[tuple[Arrays, Arrays]]] = {}
+        self._filling: dict[str, threading.Event] = {}  # a batch on its way, per task
+
+    def prefetch(self, task: CodeTask) -> None:
+        """Compute a batch of reference outputs in the background, unless some are ready or
+        on their way: called when a code item is shown, so the reference runs while the
+        candidate reads and writes, and the grading then runs one sandbox instead of two."""
+        key = _task_key(task)
+        with self._lock:
+            if self._pools.get(key) or key in self._filling:
+                return
+            done = self._filling[key] = threading.Event()
+        threading.Thread(target=self._fill, args=(task, key, done), daemon=True).start()
+
+    def ready(self, task: CodeTask) -> bool:
+        """Whether reference outputs for `task` wait in the pool (a prefetch has finished)."""
+        with self._lock:
+            return bool(self._pools.get(_task_key(task)))
+
+    def clear(self) -> None:
+        """Forget every reference output computed so far."""
+        with self._lock:
+            self._pools.clear()
 
     def take(self, task: CodeTask) -> tuple[Arrays, Future[Arrays]]:
         """Inputs for one grading and (now or soon) the reference's outputs on them."""
         key = _task_key(task)
+        with self._lock:
+            filling = self._filling.get(key)
+        if filling is not None:
+            filling.wait()  # a prefetch is running: it is sooner than starting another
         future: Future[Arrays] = Future()
         with self._lock:
             pool = self._pools.setdefault(key, [])
@@ -156,27 +182,43 @@ class ReferenceCache:
         thread.start()
         return cases[0], future
 
+    def _fill(self, task: CodeTask, key: str, done: threading.Event) -> None:
+        cases = [new_inputs(task) for _ in range(self.batch)]
+        try:
+            outputs = self._reference_outputs(task, cases)
+        except BaseException:  # noqa: BLE001 - the grading itself runs it again and reports
+            outputs = []
+        with self._lock:
+            self._pools.setdefault(key, []).extend(zip(cases, outputs, strict=False))
+            del self._filling[key]
+        done.set()
+
     def _compute(
         self, task: CodeTask, key: str, cases: list[Arrays], future: Future[Arrays]
     ) -> None:
         try:
-            run = run_driver(task, task.reference, [pack(case) for case in cases], self.limits)
-            outputs = []
-            for index, data in enumerate(run.outputs):
-                arrays, why = unpack(data)
-                if arrays is None:
-                    notes = "; ".join(run.notes) or run.error or why
-                    raise GradingError(
-                        f"the reference of this code task gives no outputs on case {index} "
-                        f"({notes}); fix the bank item"
-                    )
-                outputs.append(arrays)
+            outputs = self._reference_outputs(task, cases)
         except BaseException as error:  # noqa: BLE001 - handed to the grading thread
             future.set_exception(error)
             return
         with self._lock:
             self._pools.setdefault(key, []).extend(zip(cases[1:], outputs[1:], strict=True))
         future.set_result(outputs[0])
+
+    def _reference_outputs(self, task: CodeTask, cases: list[Arrays]) -> list[Arrays]:
+        """The reference's outputs on each case, from one sandbox run."""
+        run = run_driver(task, task.reference, [pack(case) for case in cases], self.limits)
+        outputs = []
+        for index, data in enumerate(run.outputs):
+            arrays, why = unpack(data)
+            if arrays is None:
+                notes = "; ".join(run.notes) or run.error or why
+                raise GradingError(
+                    f"the reference of this code task gives no outputs on case {index} "
+                    f"({notes}); fix the bank item"
+                )
+            outputs.append(arrays)
+        return outputs
 
 
 def _same(name: str, got: Arrays, ref: Arrays, atol: float, rtol: float) -> str:

@@ -145,6 +145,12 @@ class Grader:
                 for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
                     self.encoder.encode_cached(tuple(idea.paraphrases))
 
+    def prepare(self, item: Item) -> None:
+        """Get ready to grade `item` soon (a session calls it when the item is shown): for a
+        code item, the reference's outputs are computed in the background meanwhile."""
+        if item.kind == "code" and item.code is not None:
+            self.references.prefetch(item.code)
+
     def grade(self, item: Item, response: str | int) -> Grade:
         started = time.perf_counter()
         if item.kind == "choice":

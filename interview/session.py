@@ -259,10 +259,12 @@ class InterviewSession:
         return len(self._answers)
 
     def current(self) -> ItemView | None:
-        """The item on screen, or None when the session is over."""
+        """The item on screen, or None when the session is over. The grader gets ready for
+        it (a code item's reference runs while the candidate writes)."""
         if self.finished:
             return None
         item = self._bank.item(self._record.current_item)
+        self._grader.prepare(item)
         total = self._config.max_items
         if self.mode == "review":
             due = self._due(self._answers, self._record.served_at or _aware(None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -193,3 +194,28 @@ def test_the_encoder_is_safe_to_share_between_threads(bank, grader):
 def test_each_grader_has_its_own_encoder():
     assert Grader().encoder is not Grader().encoder
     assert isinstance(Grader().encoder, TextEncoder)
+
+
+def test_a_code_items_reference_runs_while_it_is_shown_not_when_it_is_graded():
+    from interview.checking import ReferenceCache
+
+    class CountingCache(ReferenceCache):
+        runs = 0
+
+        def _reference_outputs(self, task, cases):
+            self.runs += 1
+            return super()._reference_outputs(task, cases)
+
+    grader = Grader()
+    grader.references = CountingCache(grader.limits)
+    item = load_bank().item("fix-mask-after-softmax")
+    grader.prepare(item)
+    grader.prepare(item)  # a batch is on its way: no second one
+    deadline = time.monotonic() + 60
+    while grader.references.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert grader.references.runs == 1  # ran while the item was on screen, before any answer
+    assert grader.grade(item, item.code.reference).passed
+    assert grader.grade(item, item.code.starter).score == 0.0
+    # both gradings took their reference outputs from the one prefetched batch
+    assert grader.references.runs == 1
