@@ -549,6 +549,16 @@ def _lock_filesystem(libc: _Libc, config: dict, isolation: list[str]) -> None:
     hide = set(config["hide"])
     for path in keep:
         hide.update(_blocked_ancestors(path))
+    # A kept folder deep inside a covered one (a virtual environment inside a checkout under
+    # /tmp) is bound back alone: each folder on the way is covered too, so nothing beside
+    # the path to it (the checkout's tests, its bank) comes back with it.
+    for path in keep:
+        for covered in list(hide):
+            if path.startswith(covered + "/"):
+                step = covered
+                for part in Path(path).relative_to(covered).parts[:-1]:
+                    step = os.path.join(step, part)
+                    hide.add(step)
     hide = {h for h in hide if os.path.isdir(h) and not any(k == h for k in keep)}
     # A folder inside a covered one is gone already, unless it leads to or lies in a kept
     # folder that is bound back.
