@@ -24,7 +24,9 @@ What is enforced where (Linux):
   mount namespace every mount is remounted read-only, the sandbox folder alone is bound back
   writable, and these are covered by an empty tmpfs with only the interpreter's, the
   site-packages' and the sandbox's own folders bound back: directories that are not
-  world-traversable (such as /root), the temporary folder, the project's checkout and the
+  world-traversable (such as /root), every folder at the top of the filesystem but the
+  system's own (/usr, /etc, /lib, ...: so /home, /work, /opt, /var, /mnt and wherever else a
+  copy of the project may sit), the temporary folder, the project's checkout and the
   folder that holds it (sibling checkouts), every checkout an editable install in the
   visible site-packages points to, every folder of the project's
   packages wherever they are installed (`interview/` with its bank, `compete/`, ... in a
@@ -69,6 +71,11 @@ if TYPE_CHECKING:
     from interview.bank import CodeTask
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# What stays visible at the top of the filesystem inside a sandbox (links among them, such as
+# /lib -> usr/lib, are never covered: covering one would cover its target).
+SYSTEM_FOLDERS = frozenset(
+    {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "usr"}
+)
 # The project's top-level packages: none of them may be readable inside a sandbox.
 PROJECT_PACKAGES = ("interview", "compete", "pipelines", "leaderboards", "storage", "benchmarks")
 UID_BASE, UID_SPAN = 200_000, 60_000  # fresh sandbox uids: UID_BASE + pid % UID_SPAN
@@ -290,6 +297,13 @@ def _hidden_paths(sandboxes: Path) -> list[str]:
     # The temporary folder too: copies of the project (build trees, other checkouts) tend to
     # land there, and every sandbox's own folder is bound back.
     hide = {str(sandboxes), os.path.realpath(tempfile.gettempdir())}
+    # Every folder at the top of the filesystem but the system's own is covered too: a copy
+    # of the project can sit anywhere (another checkout, a backup, a home folder), and the
+    # candidate needs only the interpreter and its libraries, which are bound back.
+    for name in os.listdir("/"):
+        path = os.path.join("/", name)
+        if name not in SYSTEM_FOLDERS and os.path.isdir(path) and not os.path.islink(path):
+            hide.add(path)
     if (PROJECT_ROOT / "pyproject.toml").exists():
         hide.add(str(PROJECT_ROOT))
         # A checkout's siblings are often other checkouts of it (worktrees, copies).

@@ -445,3 +445,27 @@ def test_in_a_wheel_install_the_bank_is_out_of_reach(wheel_install, item):
     assert report["reference"] is True
     assert "LEAK" not in report["stdout"], report["stdout"]
     assert report["score"] == 0.0 and report["passed"] is False
+
+
+@ISOLATED
+@pytest.mark.parametrize("top", ["/var/tmp", "/opt", "/srv"])
+def test_a_copy_of_the_project_anywhere_else_is_out_of_reach(top, item):
+    """Another checkout or a backup of the project, outside anything the sandbox knows of."""
+    import shutil
+    import tempfile
+
+    from interview.checking import new_inputs, pack
+
+    copy = Path(tempfile.mkdtemp(prefix="compete-copy-", dir=top))
+    try:
+        copy.chmod(0o755)
+        shutil.copytree(PACKAGE / "bank", copy / "interview" / "bank")
+        bank = copy / "interview" / "bank" / "topics.yaml"
+        assert bank.is_file()
+        probe = f"\nimport os\nprint('SEEN' if os.path.exists({str(bank)!r}) else 'HIDDEN')\n"
+        run = sandbox.run_driver(
+            item.code, item.code.starter + probe, [pack(new_inputs(item.code))]
+        )
+        assert "HIDDEN" in run.stdout and "SEEN" not in run.stdout, run.stdout
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)

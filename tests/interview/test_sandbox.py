@@ -115,7 +115,8 @@ def test_a_fork_bomb_stops_at_the_process_cap_and_leaves_nothing_behind():
 
 @ISOLATED
 def test_writing_outside_the_sandbox_is_blocked():
-    outside = Path("/var/tmp") / f"sandbox-target-{uuid.uuid4().hex}"  # /tmp is hidden
+    # A world-writable folder the sandbox still sees (/tmp, /var and the like are hidden).
+    outside = Path("/dev/shm") / f"sandbox-target-{uuid.uuid4().hex}"
     outside.mkdir(mode=0o777)
     outside.chmod(0o777)  # even a world-writable folder stays untouched
     try:
