@@ -60,6 +60,10 @@ class FreeTextConfig:
     contradiction_margin: float = 0.1
     contradiction_penalty: float = 0.25
     misconception_threshold: float = 0.7
+    # Below the threshold a misconception still costs a share of its penalty, ramping from
+    # nothing at `misconception_floor`: a wrong answer that half-states one ranks below a
+    # partial one that states none (the mirror of the soft concept credit).
+    misconception_floor: float = 0.55
     keyword_boost: float = 0.04
     per_sentence: int = 2
     stated_gate: bool = True
@@ -240,6 +244,11 @@ def score_free_text(
         if hits.any():
             wrong.append(misconception.name)
             penalty += misconception.penalty
+        elif config.misconception_floor < config.misconception_threshold:
+            near = (float(match.max()) - config.misconception_floor) / (
+                config.misconception_threshold - config.misconception_floor
+            )
+            penalty += misconception.penalty * min(1.0, max(0.0, near))
     raw = gained / total - penalty
     factor, notes = _form(sentences, claims, vectors, touched, config)
     score = min(1.0, max(0.0, raw * factor))

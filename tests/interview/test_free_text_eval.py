@@ -17,17 +17,17 @@ from interview.grading import Grader
 FOLDER = Path(__file__).with_name("free_text_eval")
 KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
-# these answers before the soft-credit rules and 34/58 (59 %) after: a bi-encoder puts "every
+# these answers before the soft-credit rules and 38/58 (66 %) after: a bi-encoder puts "every
 # token gets the same weight" next to "every sequence gets the same weight", and no NLI or
 # cross-encoder model ships inside a PyPI package here. The floor below is what is reached
 # now less a margin, so a change that loses agreement fails.
 TARGET = 0.9
-FLOOR = 0.55
+FLOOR = 0.6
 NEGATED_PASSING = 10
 # The grader's rules were developed looking only at the first half of the items (even
 # positions of the sorted item ids); the second half is the held-out estimate. Before the soft
 # credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half
-# 12/29, second half 7/29; after: 18/29 and 16/29.
+# 12/29, second half 7/29; after: 22/29 and 16/29.
 
 
 @dataclass(frozen=True)
