@@ -23,7 +23,7 @@ KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # now less a margin, so a change that loses agreement fails.
 TARGET = 0.9
 FLOOR = 0.6
-NEGATED_PASSING = 10
+NEGATED_PASSING = 7
 # The grader's rules were developed looking only at the first half of the items (even
 # positions of the sorted item ids); the second half is the held-out estimate. Before the soft
 # credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half
@@ -121,7 +121,7 @@ def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank,
     # A list of terms never passes. A person's negation of the model answer still passes on
     # some items: it keeps the answer's words and turns one detail around ("the norm after
     # clipping" for "before clipping"), and MiniLM puts the two at 0.75-0.9. 11 items did before
-    # the soft-credit rules, 9 after; the bound keeps it from growing.
+    # the soft-credit rules, 6 after; the bound keeps it from growing.
     listed = [r.item_id for r in rows if r.scores["term_list"] >= r.pass_mark]
     assert not listed, listed
     negated = [r.item_id for r in rows if r.scores["negated"] >= r.pass_mark]
