@@ -100,6 +100,7 @@ ENUMERATION = re.compile(
 )
 WORD = re.compile(r"[a-z][a-z0-9_'\-]*", re.IGNORECASE)
 MIN_CLAIM_WORDS = 4
+LIST_TERM_WORDS = 6
 
 
 def _third_person(verb: str) -> str:
@@ -223,7 +224,11 @@ def _is_list(sentence: str) -> bool:
     imperative = bool(first) and (first[0] in BARE or opening in BARE)
     if is_claim(parts[0]) and ENUMERATION.match(parts[1]):
         return False
-    stated = sum(is_claim(p, opens_sentence=imperative) for p in parts[1:])
+    # A part of more than LIST_TERM_WORDS words is a clause whose verb the lexicon missed
+    # ("so their dot products drift upward without any limit"), not a term.
+    stated = sum(
+        is_claim(p, opens_sentence=imperative) or len(words(p)) > LIST_TERM_WORDS for p in parts[1:]
+    )
     return stated * 2 < len(parts) - 1
 
 

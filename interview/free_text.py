@@ -1,18 +1,22 @@
 """Free text graded on claims: which rubric concepts the answer states, which it contradicts.
 
 The answer is read as claims (interview.claims: sentences and their clauses that have a
-predicate; a list of terms states nothing and earns nothing). A concept is credited when one
-claim states it: its best cosine similarity (all-MiniLM-L6-v2) to a paraphrase of the same
-polarity, or to one of the concept's contradictions turned around, reaches
-`concept_threshold` and beats the claim's similarity to the opposite reading. A claim whose
+predicate; a list of terms states nothing and earns nothing). A claim's support for a concept
+is its best cosine similarity (all-MiniLM-L6-v2) to a paraphrase of the same polarity, or to
+one of the concept's contradictions turned around. Each concept takes its best-supporting
+claim, each claim serves one concept (the nearest still open) and each sentence at most
+`per_sentence`; the concept earns a share of its weight that ramps linearly from
+`concept_floor` to `concept_full` (soft credit: a near miss ranks above a miss, so correct >
+partial > wrong), and counts as stated in the feedback from `concept_threshold`. A claim whose
 nearest reading is the opposite one (a contradiction, or a paraphrase with its polarity
 flipped) contradicts the concept: no credit, and a penalty like a misconception's. Keywords
 never credit anything on their own: a keyword in a claim adds `keyword_boost` to that claim's
 similarity, no more.
 
-score = (credited weight / total weight - penalties) x repetition x focus, clipped to [0, 1];
+score = (earned weight / total weight - penalties) x repetition x focus, clipped to [0, 1];
 repetition is the share of the answer's text that is not a repeated sentence, focus shrinks
-the score when more than `free_chars` of the text is off the rubric (padding).
+the score when more than `free_chars` of the text is off the rubric (padding: every sentence
+with no credited, contradicting or misconceived claim).
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ class FreeTextConfig:
     answers written without the rubric) and checked by verify-bank's attacks."""
 
     concept_threshold: float = 0.52
+    # Soft credit: a concept's best claim earns a share of its weight that ramps from 0 at
+    # `concept_floor` to all of it at `concept_full`, so an answer that nearly states an idea
+    # ranks above one that does not (correct > partial > wrong), not level with it at zero.
+    concept_floor: float = 0.2
+    concept_full: float = 0.6
+    # The claim credited for a concept is on topic (padding is measured against the rest)
+    # when at least this close to it.
+    on_topic: float = 0.4
     # A claim that matches a concept's own paraphrase with the opposite polarity is a denial
     # of it only when nearly the same sentence (a negation keeps the cosine above ~0.85; a
     # symptom, "the mask never reaches the attention", sits near its fix at ~0.7).
@@ -48,8 +60,15 @@ class FreeTextConfig:
     contradiction_margin: float = 0.1
     contradiction_penalty: float = 0.25
     misconception_threshold: float = 0.7
+    # Below the threshold a misconception still costs a share of its penalty, ramping from
+    # nothing at `misconception_floor`: a wrong answer that half-states one ranks below a
+    # partial one that states none (the mirror of the soft concept credit).
+    misconception_floor: float = 0.55
     keyword_boost: float = 0.04
     per_sentence: int = 2
+    stated_gate: bool = True
+    # A claim credits at most one concept (the nearest still open).
+    one_idea_per_claim: bool = True
     # Off-rubric text allowed before the score shrinks (context, a hedge, an example).
     free_chars: int = 500
     # Two sentences this close count as one said twice.
@@ -147,7 +166,7 @@ def score_free_text(
     similarity: dict[str, float] = {}
     touched = np.zeros(len(claims), dtype=bool)  # claims that state or deny something
     gained, penalty = 0.0, 0.0
-    offers: list[tuple[float, str, int]] = []  # (support, concept, sentence) of each claim
+    offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
         same = polarity[:, None] == own.negated[None, :]
@@ -170,11 +189,13 @@ def score_free_text(
             against >= support + config.contradiction_margin
         )
         states = (
-            (support >= config.concept_threshold)
+            (support >= min(config.concept_floor, config.concept_threshold))
             & ~denies
             & (support >= echo + config.beyond_question)
         )
-        touched |= states | denies
+        # On topic: a claim credited for an idea (below), not every claim that resembles one
+        # (a paragraph of domain talk resembles every idea of a rubric).
+        touched |= denies
         similarity[concept.name] = float(support.max())
         if denies.any():
             claim = claims[int(np.argmax(np.where(denies, against, -2.0)))]
@@ -182,21 +203,34 @@ def score_free_text(
             penalty += config.contradiction_penalty
         else:
             for index in np.flatnonzero(states):
-                offers.append((float(support[index]), concept.name, claims[index].sentence))
+                offers.append((float(support[index]), concept.name, int(index)))
     # A sentence states one or two ideas: each credits at most `per_sentence` concepts, so
     # a sentence that strings the rubric's ideas together is not every claim at once.
-    credited: dict[str, int] = {}
+    # A claim states one idea: the concept it is nearest to among those still open (a short
+    # "split by product" is near both "split by group" and "deduplicate", and says one).
+    credited: dict[str, float] = {}
     per_sentence: dict[int, int] = {}
-    for _, name, number in sorted(offers, reverse=True):
-        if name not in credited and per_sentence.get(number, 0) < config.per_sentence:
-            credited[name] = number
-            per_sentence[number] = per_sentence.get(number, 0) + 1
+    used: set[int] = set()
+    for value, name, index in sorted(offers, reverse=True):
+        number = claims[index].sentence
+        if name in credited or per_sentence.get(number, 0) >= config.per_sentence:
+            continue
+        if config.one_idea_per_claim and index in used:
+            continue
+        credited[name] = value
+        used.add(index)
+        if value >= config.on_topic:
+            touched[index] = True
+        per_sentence[number] = per_sentence.get(number, 0) + 1
     for concept in rubric.concepts:
-        if concept.name in credited:
+        if credited.get(concept.name, -1.0) >= config.concept_threshold:
             found.append(concept.name)
-            gained += concept.weight
         else:
             missed.append(concept.name)
+    # Near misses count only beside an idea stated outright: text that merely sounds like the
+    # topic ("the position id of my desk") earns nothing.
+    if found or not config.stated_gate:
+        gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
     for misconception in rubric.misconceptions:
         idea = _idea(encoder, misconception.paraphrases)
         by_paraphrase = vectors @ idea.vectors.T
@@ -210,12 +244,25 @@ def score_free_text(
         if hits.any():
             wrong.append(misconception.name)
             penalty += misconception.penalty
+        elif config.misconception_floor < config.misconception_threshold:
+            near = (float(match.max()) - config.misconception_floor) / (
+                config.misconception_threshold - config.misconception_floor
+            )
+            penalty += misconception.penalty * min(1.0, max(0.0, near))
     raw = gained / total - penalty
     factor, notes = _form(sentences, claims, vectors, touched, config)
     score = min(1.0, max(0.0, raw * factor))
     return FreeTextScore(
         score, tuple(found), tuple(missed), tuple(contradicted), tuple(wrong), notes, similarity
     )
+
+
+def _ramp(support: float, config: FreeTextConfig) -> float:
+    """The share of a concept's weight its best claim earns (see `concept_floor`)."""
+    low, high = config.concept_floor, config.concept_full
+    if high <= low:
+        return float(support >= high)
+    return min(1.0, max(0.0, (support - low) / (high - low)))
 
 
 def _form(

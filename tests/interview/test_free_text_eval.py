@@ -16,12 +16,18 @@ from interview.grading import Grader
 
 FOLDER = Path(__file__).with_name("free_text_eval")
 KINDS = ("correct", "partial", "wrong", "negated", "term_list")
-# Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 12/23 (52 %) on
-# these answers: a bi-encoder puts "every token gets the same weight" next to "every sequence
-# gets the same weight", and no NLI or cross-encoder model ships inside a PyPI package here.
-# The floor below is what is reached now, so a change that loses agreement fails.
+# Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
+# these answers before the soft-credit rules and 38/58 (66 %) after: a bi-encoder puts "every
+# token gets the same weight" next to "every sequence gets the same weight", and no NLI or
+# cross-encoder model ships inside a PyPI package here. The floor below is what is reached
+# now less a margin, so a change that loses agreement fails.
 TARGET = 0.9
-FLOOR = 0.5
+FLOOR = 0.6
+NEGATED_PASSING = 7
+# The grader's rules were developed looking only at the first half of the items (even
+# positions of the sorted item ids); the second half is the held-out estimate. Before the soft
+# credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half
+# 12/29, second half 7/29; after: 22/29 and 16/29.
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ def bank_files() -> list[Path]:
 
 def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank, grader):
     rows = []
-    for _, entry in _entries():
+    for _, entry in sorted(_entries(), key=lambda pair: pair[1]["item"]):
         item = bank.item(entry["item"])
         scores = {kind: grader.grade(item, entry[kind]).score for kind in KINDS}
         rows.append(Row(item.id, item.pass_mark, scores))
@@ -105,12 +111,18 @@ def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank,
     correct = sum(row.scores["correct"] >= row.pass_mark for row in rows)
     print(f"{agree}/{len(rows)} items agree fully ({share:.0%}); correct answers passing: "
           f"{correct}/{len(rows)}")  # fmt: skip
+    for name, half in (("development (even", rows[0::2]), ("held-out (odd", rows[1::2])):
+        agreeing = sum(not r.failures for r in half)
+        passing = sum(r.scores["correct"] >= r.pass_mark for r in half)
+        print(f"{name} positions of the sorted ids): {agreeing}/{len(half)} agree, correct "
+              f"answers passing {passing}/{len(half)}")  # fmt: skip
     print(f"target {TARGET:.0%}, floor {FLOOR:.0%}")
     assert share >= FLOOR, [(r.item_id, r.failures) for r in rows if r.failures]
-    # A list of terms never passes; a person's negation of the model answer passes at most on
-    # one item (fm-no-warmup-adam: "Adam's early update is small" sits at 0.82 of "Adam's early
-    # update is close to the sign of the gradient").
+    # A list of terms never passes. A person's negation of the model answer still passes on
+    # some items: it keeps the answer's words and turns one detail around ("the norm after
+    # clipping" for "before clipping"), and MiniLM puts the two at 0.75-0.9. 11 items did before
+    # the soft-credit rules, 6 after; the bound keeps it from growing.
     listed = [r.item_id for r in rows if r.scores["term_list"] >= r.pass_mark]
     assert not listed, listed
     negated = [r.item_id for r in rows if r.scores["negated"] >= r.pass_mark]
-    assert len(negated) <= 1, negated
+    assert len(negated) <= NEGATED_PASSING, negated
