@@ -166,3 +166,24 @@ def adapter_for(home) -> Callable[..., object]:
         return adapter
 
     return build
+
+
+@pytest.fixture
+def past_competition(tmp_path: Path) -> tuple[Path, Path]:
+    """A competition that ended before compete was used: the leaderboard download and the
+    submissions list that the official client writes."""
+    import zipfile
+
+    rows = ["Rank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames"]
+    rows += [f"{r},{100 + r},team {r},2024-01-31 23:59:59,{0.9 - r / 100:.5f},3,u{r}"
+             for r in range(1, 31)]  # fmt: skip
+    archive = tmp_path / "past.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("past-privateleaderboard-2024-02-01.csv", "\n".join(rows) + "\n")
+    submissions = tmp_path / "subs.csv"
+    submissions.write_text(
+        "fileName,date,description,status,publicScore,privateScore\n"
+        "a.csv,2024-01-20 10:00:00,first try with a longer message,COMPLETE,0.861,0.858\n"
+        "b.csv,2024-01-25 10:00:00,second,COMPLETE,0.870,0.864\n"
+    )
+    return archive, submissions

@@ -187,28 +187,10 @@ def test_init_refuses_an_unknown_metric(tmp_path):
 # -- imports and wide tables ------------------------------------------------------------------
 
 
-def _past_competition(tmp_path: Path) -> tuple[Path, Path]:
-    import zipfile
-
-    rows = ["Rank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames"]
-    rows += [f"{r},{100 + r},team {r},2024-01-31 23:59:59,{0.9 - r / 100:.5f},3,u{r}"
-             for r in range(1, 31)]  # fmt: skip
-    archive = tmp_path / "past.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("past-privateleaderboard-2024-02-01.csv", "\n".join(rows) + "\n")
-    submissions = tmp_path / "subs.csv"
-    submissions.write_text(
-        "fileName,date,description,status,publicScore,privateScore\n"
-        "a.csv,2024-01-20 10:00:00,first try with a longer message,COMPLETE,0.861,0.858\n"
-        "b.csv,2024-01-25 10:00:00,second,COMPLETE,0.870,0.864\n"
-    )
-    return archive, submissions
-
-
-def test_tables_in_a_pipe_are_as_wide_as_their_content(tmp_path, monkeypatch):
+def test_tables_in_a_pipe_are_as_wide_as_their_content(tmp_path, monkeypatch, past_competition):
     # Rich's fallback for a non-terminal is 80 columns; the history table needs more.
     monkeypatch.setenv("COLUMNS", "80")
-    archive, submissions = _past_competition(tmp_path)
+    archive, submissions = past_competition
     compete(tmp_path, "import", "past", "--leaderboard", str(archive), "--submissions",
             str(submissions), "--team", "team 6", "--metric", "auc", check=True)  # fmt: skip
     shown = compete(tmp_path, "leaderboard", "past", check=True).stdout
@@ -231,8 +213,8 @@ def test_import_of_a_bad_file_is_bad_input(tmp_path):
     assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
-def test_a_chart_name_of_the_wrong_kind_is_bad_input(tmp_path):
-    archive, submissions = _past_competition(tmp_path)
+def test_a_chart_name_of_the_wrong_kind_is_bad_input(tmp_path, past_competition):
+    archive, submissions = past_competition
     compete(tmp_path, "import", "past", "--leaderboard", str(archive), "--submissions",
             str(submissions), "--team", "team 6", "--metric", "auc", check=True)  # fmt: skip
     result = compete(tmp_path, "leaderboard", "past", "--out", str(tmp_path / "chart.txt"))

@@ -140,22 +140,9 @@ def test_commands_use_a_running_practice_serve(tmp_path, churn_csv):
     assert not (home / "practice" / "server.json").exists()
 
 
-def test_import_a_competition_that_ended_before(tmp_path):
-    import zipfile
-
+def test_import_a_competition_that_ended_before(tmp_path, past_competition):
     home = tmp_path / "home"
-    rows = ["Rank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames"]
-    rows += [f"{r},{100 + r},team {r},2024-01-31 23:59:59,{0.9 - r / 100:.5f},3,u{r}"
-             for r in range(1, 31)]  # fmt: skip
-    archive = tmp_path / "past.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("past-privateleaderboard-2024-02-01.csv", "\n".join(rows) + "\n")
-    submissions = tmp_path / "subs.csv"
-    submissions.write_text(
-        "fileName,date,description,status,publicScore,privateScore\n"
-        "a.csv,2024-01-20 10:00:00,first,COMPLETE,0.861,0.858\n"
-        "b.csv,2024-01-25 10:00:00,second,COMPLETE,0.870,0.864\n"
-    )
+    archive, submissions = past_competition
     result = json.loads(
         compete(home, "import", "past", "--leaderboard", str(archive), "--submissions",
                 str(submissions), "--team", "team 6", "--metric", "auc", "--json").stdout
@@ -171,6 +158,9 @@ def test_import_a_competition_that_ended_before(tmp_path):
     assert again["submissions_added"] == 0
     evidence = json.loads(compete(home, "leaderboard", "past", "--json").stdout)
     assert len(evidence["history"]["snapshots"]) == 1  # the same board twice is one snapshot
-    assert [s["message"] for s in evidence["history"]["submissions"]] == ["first", "second"]
+    assert [s["message"] for s in evidence["history"]["submissions"]] == [
+        "first try with a longer message",
+        "second",
+    ]
     (standing,) = json.loads(compete(home, "history", "--json").stdout)
     assert (standing["rank"], standing["medal"]) == (6, "silver")  # 6 of 30: the top 20%

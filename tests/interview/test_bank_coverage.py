@@ -7,13 +7,13 @@ answers in tests/interview/free_text_eval/ for the free-text grader's evaluation
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from interview.bank import BANK_DIR, load_bank
+from interview.free_text import keyword_hit
 
 MIN_FREE_TEXT = 40
 EVAL_DIR = Path(__file__).resolve().parent / "free_text_eval"
@@ -64,18 +64,6 @@ def _covered_by(bank) -> dict[str, set[str]]:
     for target, free_text in EXISTING_COVERAGE.items():
         covered.setdefault(target, set()).add(free_text)
     return covered
-
-
-def _keyword_hit(patterns: list[str], text: str) -> bool:
-    """A rubric keyword is a case-insensitive regular expression (a plain phrase if invalid)."""
-    for pattern in patterns:
-        try:
-            if re.search(pattern, text, re.IGNORECASE):
-                return True
-        except re.error:
-            if pattern.lower() in text.lower():
-                return True
-    return False
 
 
 def _explain_items(bank):
@@ -174,6 +162,6 @@ def test_explain_correct_answers_avoid_the_rubric_keywords(bank, labelled):
     for item in _explain_items(bank):
         for _, entry in labelled.get(item.id, []):
             for concept in item.rubric.concepts:
-                if _keyword_hit(concept.keywords, entry["correct"]):
+                if keyword_hit(concept.keywords, entry["correct"]):
                     hits.append(f"{item.id}/{concept.name}")
     assert not hits, f"correct answers that use a rubric keyword: {hits}"
