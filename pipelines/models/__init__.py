@@ -26,6 +26,7 @@ __all__ = [
 # name -> the module that holds its FAMILY; the order is the order users see.
 _MODULES = {
     "lgbm": "pipelines.models.lgbm",
+    "catboost": "pipelines.models.catboost_family",
     "nn": "pipelines.models.nn",
     "hybrid": "pipelines.models.hybrid",
 }

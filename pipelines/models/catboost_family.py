@@ -1,0 +1,302 @@
+"""The CatBoost family: one early-stopped CatBoost model per fold, with the prepared frames'
+categorical columns handed to CatBoost as categorical features (its ordered target
+statistics), cut at its deadline by a callback on the CPU."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipelines.deadline import Deadline
+from pipelines.errors import PipelinesError
+from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, MemberFit, raw_predictions
+
+if TYPE_CHECKING:
+    import numpy as np
+    import optuna
+    import pandas as pd
+
+    from pipelines.metrics import Metric
+
+# Strong settings for small and medium tables: depth 6 and a moderate rate, the tree count
+# left to early stopping on the fold's valid rows.
+DEFAULT_CATBOOST_PARAMS: dict[str, Any] = {
+    "iterations": 3000,
+    "learning_rate": 0.06,
+    "depth": 6,
+    "l2_leaf_reg": 3.0,
+}
+EARLY_STOPPING_ROUNDS = 100
+
+# CatBoost's own metric used for early stopping, close to the competition metric; the others
+# stop on the loss, which is smoother than a thresholded metric.
+EARLY_STOPPING_METRIC = {"auc": "AUC", "mae": "MAE", "rmse": "RMSE", "rmsle": "RMSE"}
+TASK_LOSS = {"binary": "Logloss", "multiclass": "MultiClass", "regression": "RMSE"}
+
+# The scikit-learn names CatBoost also takes, as its own names, so they override the defaults.
+ALIASES = {
+    "n_estimators": "iterations",
+    "num_trees": "iterations",
+    "num_boost_round": "iterations",
+    "eta": "learning_rate",
+    "max_depth": "depth",
+    "reg_lambda": "l2_leaf_reg",
+    "random_state": "random_seed",
+    "objective": "loss_function",
+    "n_jobs": "thread_count",
+}
+# Settings the family owns: a fold's data and the device decide them, not the user.
+_OWNED = ("cat_features", "class_names", "task_type", "devices", "callbacks", "eval_set")
+# Missing category values get their own code, since CatBoost refuses NaN categories.
+MISSING_CODE = -1
+# On the GPU, CatBoost runs no Python callbacks: a probe of this many trees measures the
+# speed, and the full fit gets the trees the deadline leaves room for.
+GPU_PROBE_ITERATIONS = 20
+GPU_TIME_SAFETY = 0.8
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def categorical_columns(X: pd.DataFrame) -> list[str]:
+    """The columns CatBoost should treat as categories: pandas categories (what
+    pipelines.features makes) and any text left as objects."""
+    import pandas as pd
+
+    return [
+        str(name)
+        for name, dtype in X.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    ]
+
+
+def catboost_frame(X: pd.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
+    """X with each categorical column as integer codes (missing: MISSING_CODE). Categories
+    share the train's categories in train and test (pipelines.features), so one value has
+    one code everywhere; other text columns become strings with missing as ''."""
+    import pandas as pd
+
+    if not categorical:
+        return X
+    out = X.copy()
+    for name in categorical:
+        column = out[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[name] = column.cat.codes.astype("int64")  # NaN is already code -1
+        else:
+            out[name] = column.fillna("").astype(str)
+    return out
+
+
+def catboost_settings(
+    params: Mapping[str, Any] | None, *, seed: int, task: str, n_classes: int, metric: Metric
+) -> tuple[dict[str, Any], int]:
+    """The estimator's settings (defaults under `params`) and the early-stopping patience."""
+    given = {ALIASES.get(key, key): value for key, value in (params or {}).items()}
+    settings = {**DEFAULT_CATBOOST_PARAMS, "random_seed": seed, **given}
+    patience = int(settings.pop("early_stopping_rounds", EARLY_STOPPING_ROUNDS))
+    settings.setdefault("loss_function", TASK_LOSS[task])
+    loss = str(settings["loss_function"])
+    default_metric = EARLY_STOPPING_METRIC.get(metric.name, loss)
+    # AUC scores one probability: for classes forced to "multiclass" it stops on the loss.
+    settings.setdefault("eval_metric", loss if task == "multiclass" else default_metric)
+    return settings, patience
+
+
+def resolve_device(device: str) -> str:
+    """ "auto" as "cuda" when CatBoost sees a GPU, else "cpu"; "cuda" without one is refused."""
+    if device == "cpu":
+        return "cpu"
+    from catboost.utils import get_gpu_device_count
+
+    if get_gpu_device_count() > 0:
+        return "cuda"
+    if device == "cuda":
+        raise PipelinesError("device 'cuda' was asked for but CatBoost sees no GPU; use auto or cpu.")
+    return "cpu"
+
+
+class DeadlineCallback:
+    """A CatBoost callback that ends boosting once `deadline` has passed; with
+    use_best_model, CatBoost then keeps the best iteration so far on the valid rows."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def after_iteration(self, info: Any) -> bool:
+        return not self.deadline.passed()  # False stops; the first tree is already grown
+
+
+def _estimator(task: str) -> type:
+    import catboost
+
+    return catboost.CatBoostRegressor if task == "regression" else catboost.CatBoostClassifier
+
+
+def fit_catboost(
+    settings: dict[str, Any],
+    patience: int,
+    fold: FoldData,
+    *,
+    device: str,
+    deadline: Deadline,
+) -> tuple[Any, list[str], MemberFit]:
+    """CatBoost through its scikit-learn API, early-stopped on the valid rows and stopped at
+    `deadline` with its best iteration; the first tree is always grown."""
+    started = time.perf_counter()
+    categorical = categorical_columns(fold.X_fit)
+    X_fit = catboost_frame(fold.X_fit, categorical)
+    X_valid = catboost_frame(fold.X_valid, categorical)
+    where = resolve_device(device)
+    fixed: dict[str, Any] = {
+        "cat_features": categorical,
+        "early_stopping_rounds": patience,
+        "use_best_model": True,
+        "allow_writing_files": False,  # no catboost_info/ in the user's folder
+        "logging_level": "Silent",
+        "task_type": "GPU" if where == "cuda" else "CPU",
+    }
+    fixed.setdefault("thread_count", settings.pop("thread_count", available_cores()))
+    if fold.task != "regression":
+        # Every class named, so a fold whose train part lacks one still predicts k columns.
+        fixed["class_names"] = list(range(max(fold.n_classes, 2)))
+    estimator = _estimator(fold.task)
+
+    def fit(iterations: int, callbacks: list[Any] | None) -> Any:
+        model = estimator(**{**settings, "iterations": iterations}, **fixed)
+        model.fit(X_fit, fold.y_fit, eval_set=(X_valid, fold.y_valid), callbacks=callbacks)
+        return model
+
+    iterations = int(settings.pop("iterations"))
+    if where == "cpu":
+        model = fit(iterations, [DeadlineCallback(deadline)] if deadline.bounded else None)
+    else:
+        model = _fit_gpu_within(fit, iterations, deadline)
+    return model, categorical, MemberFit(
+        best_iteration=int(model.tree_count_),
+        params={**settings, "iterations": iterations, "early_stopping_rounds": patience},
+        device=where,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _fit_gpu_within(fit: Any, iterations: int, deadline: Deadline) -> Any:
+    """On the GPU (no Python callbacks there): a short probe measures seconds per tree; the
+    full fit then gets the trees that fit in what the deadline leaves, or the probe stays."""
+    if not deadline.bounded:
+        return fit(iterations, None)
+    probe_trees = min(GPU_PROBE_ITERATIONS, iterations)
+    probe_started = time.perf_counter()
+    probe = fit(probe_trees, None)
+    per_tree = (time.perf_counter() - probe_started) / probe_trees
+    room = math.floor(deadline.remaining() * GPU_TIME_SAFETY / max(per_tree, 1e-6))
+    if room <= probe_trees or iterations <= probe_trees:
+        return probe
+    return fit(min(iterations, room), None)
+
+
+@dataclass(frozen=True)
+class _State:
+    model: Any
+    categorical: list[str]
+    task: str
+    n_classes: int
+
+
+class CatBoostFamily:
+    """Gradient-boosted oblivious trees (CatBoost) with native categorical features,
+    early-stopped on each fold; on a GPU when one is present and asked for."""
+
+    name = "catboost"
+    description = "CatBoost with native categoricals, early-stopped on each fold"
+    tasks = TASKS
+    members = ("catboost",)
+    epoch_callbacks = False
+    min_budget = 10.0
+
+    def default_params(self) -> dict[str, Any]:
+        return {**DEFAULT_CATBOOST_PARAMS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS}
+
+    def check_params(self, params: Mapping[str, Any] | None) -> None:
+        if params is None:
+            return
+        if not isinstance(params, Mapping):
+            raise PipelinesError(
+                f"CatBoost params must be a mapping of names to values, got {type(params).__name__}."
+            )
+        import inspect
+
+        import catboost
+
+        known = set(inspect.signature(catboost.CatBoostClassifier).parameters) | set(
+            inspect.signature(catboost.CatBoostRegressor).parameters
+        )
+        unknown = sorted(str(k) for k in params if k not in known)
+        if unknown:
+            raise PipelinesError(
+                f"Unknown CatBoost parameter(s) {', '.join(map(repr, unknown))}; use the names "
+                "of catboost.CatBoostClassifier (e.g. depth, learning_rate, l2_leaf_reg)."
+            )
+        owned = sorted(k for k in params if k in _OWNED)
+        if owned:
+            raise PipelinesError(
+                f"CatBoost parameter(s) {', '.join(map(repr, owned))} are set from the data and "
+                "the device; leave them out (choose the device with --device)."
+            )
+        for key in ("iterations", "n_estimators", "early_stopping_rounds"):
+            value = params.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise PipelinesError(f"CatBoost {key} must be a whole number >= 1, got {value!r}.")
+
+    def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
+        # Early stopping picks the tree count, so iterations stays at its default.
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+            "depth": trial.suggest_int("depth", 4, 8),
+            "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.5, 30.0, log=True),
+            "random_strength": trial.suggest_float("random_strength", 1e-3, 10.0, log=True),
+            "bagging_temperature": trial.suggest_float("bagging_temperature", 0.0, 1.0),
+            "border_count": trial.suggest_categorical("border_count", [64, 128, 254]),
+        }
+
+    def fit_fold(
+        self,
+        fold: FoldData,
+        params: Mapping[str, Any] | None,
+        *,
+        seed: int,
+        device: str,
+        deadline: Deadline,
+        callbacks: Sequence[EpochCallback] = (),
+    ) -> Fitted:
+        settings, patience = catboost_settings(
+            params, seed=seed, task=fold.task, n_classes=fold.n_classes, metric=fold.metric
+        )
+        model, categorical, member = fit_catboost(
+            settings, patience, fold, device=device, deadline=deadline
+        )
+        return Fitted(_State(model, categorical, fold.task, fold.n_classes), {"catboost": member})
+
+    def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        state = fitted.state
+        frame = catboost_frame(X, state.categorical)
+        return {"catboost": raw_predictions(state.model, frame, state.task, state.n_classes)}
+
+    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        return members["catboost"]
+
+
+FAMILY = CatBoostFamily()

