@@ -123,7 +123,9 @@ def resolve_device(device: str) -> str:
     if get_gpu_device_count() > 0:
         return "cuda"
     if device == "cuda":
-        raise PipelinesError("device 'cuda' was asked for but CatBoost sees no GPU; use auto or cpu.")
+        raise PipelinesError(
+            "device 'cuda' was asked for but CatBoost sees no GPU; use auto or cpu."
+        )
     return "cpu"
 
 
@@ -183,11 +185,15 @@ def fit_catboost(
         model = fit(iterations, [DeadlineCallback(deadline)] if deadline.bounded else None)
     else:
         model = _fit_gpu_within(fit, iterations, deadline)
-    return model, categorical, MemberFit(
-        best_iteration=int(model.tree_count_),
-        params={**settings, "iterations": iterations, "early_stopping_rounds": patience},
-        device=where,
-        seconds=time.perf_counter() - started,
+    return (
+        model,
+        categorical,
+        MemberFit(
+            best_iteration=int(model.tree_count_),
+            params={**settings, "iterations": iterations, "early_stopping_rounds": patience},
+            device=where,
+            seconds=time.perf_counter() - started,
+        ),
     )
 
 
@@ -233,7 +239,8 @@ class CatBoostFamily:
             return
         if not isinstance(params, Mapping):
             raise PipelinesError(
-                f"CatBoost params must be a mapping of names to values, got {type(params).__name__}."
+                "CatBoost params must be a mapping of names to values, "
+                f"got {type(params).__name__}."
             )
         import inspect
 

@@ -149,9 +149,9 @@ def test_the_deadline_stops_boosting_keeping_the_best_iteration_so_far(tiny):
     assert len(model.get_evals_result()["validation"]["AUC"]) == 12, "boosting went on"
     best = int(np.argmax(auc[:12])) + 1
     assert model.tree_count_ == best == cut.members["catboost"].best_iteration
-    free_at_best = free.state.model.predict_proba(
-        family_frame(free, data.X_test), ntree_end=best
-    )[:, 1]
+    free_at_best = free.state.model.predict_proba(family_frame(free, data.X_test), ntree_end=best)[
+        :, 1
+    ]
     np.testing.assert_allclose(family.predict(cut, data.X_test)["catboost"], free_at_best)
 
 
@@ -165,7 +165,11 @@ def test_a_deadline_far_too_short_still_fits_every_fold_quickly(tiny):
     data, folds = tiny
     started = time.monotonic()
     result = cross_validate(
-        data, model="catboost", metric="auc", folds=folds, device="cpu",
+        data,
+        model="catboost",
+        metric="auc",
+        folds=folds,
+        device="cpu",
         deadline=Deadline.after(0.01),
     )  # fmt: skip (the default: thousands of trees, cut at the first)
     assert time.monotonic() - started < 5.0

@@ -22,6 +22,7 @@ from pipelines.tuning import SPACES, tune
 TINY_NET = {"backbone": "mlp", "n_blocks": 1, "d_block": 32, "d_embedding": 8, "max_epochs": 3}
 FEW_TREES = {"n_estimators": 30, "n_jobs": 1}
 TINY = {"lgbm": FEW_TREES, "nn": TINY_NET, "hybrid": {"nn": TINY_NET, "lgbm": FEW_TREES}}
+TINY["catboost"] = {"iterations": 30, "thread_count": 1}
 PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
 
 
@@ -58,13 +59,14 @@ def first_fold(data, folds) -> FoldData:
 def test_the_registry_lists_every_family_without_importing_them():
     code = (
         "import sys, pipelines.models as m; print(','.join(m.family_names())); "
-        "print(sorted(x for x in ('numpy', 'pandas', 'lightgbm', 'torch', 'sklearn', "
+        "print(sorted(x for x in ('numpy', 'pandas', 'lightgbm', 'torch', 'sklearn', 'catboost', "
         "'pipelines.models.lgbm') if x in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["lgbm,nn,hybrid", "[]"]
+    assert out.stdout.split() == [",".join(family_names()), "[]"]
+    assert family_names()[:2] == ("lgbm", "catboost") and "hybrid" in family_names()
     assert list(FAMILIES) == list(family_names()) == list(SPACES)
-    with pytest.raises(PipelinesError, match="Unknown model 'xgb'; expected one of lgbm, nn"):
+    with pytest.raises(PipelinesError, match="'xgb'; expected one of lgbm, catboost, nn"):
         get_family("xgb")
 
 
@@ -153,6 +155,7 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
         "lgbm": {"n_estimators": 300},
         "nn": {**TINY_NET, "max_epochs": 50},
         "hybrid": {"nn": {**TINY_NET, "max_epochs": 50}, "lgbm": {"n_estimators": 300}},
+        "catboost": {"iterations": 300},
     }[name]
     result = cross_validate(
         data, model=name, metric="auc", folds=folds, params=params, device="cpu", deadline=PASSED
@@ -161,7 +164,8 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
     assert np.isfinite(result.test_predictions).all()
     members = result.members or (result,)
     for member in members:
-        assert member.best_iterations == ([1, 1, 1] if "lgbm" in member.model else [0, 0, 0])
+        trees = "lgbm" in member.model or member.model == "catboost"
+        assert member.best_iterations == ([1, 1, 1] if trees else [0, 0, 0])
 
 
 def test_a_first_trial_past_the_timeout_is_cut_not_run_to_the_end(tiny):
