@@ -143,11 +143,13 @@ def test_the_deadline_stops_boosting_keeping_the_best_iteration_so_far(tiny):
     free = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
     auc = free.state.model.get_evals_result()["validation"]["AUC"]
     assert len(auc) == 60
-    # One clock read per tree: the 12th read passes the deadline, after the 12th tree.
-    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(12.0, Ticks()))
+    # One clock read per tree: the 18th read passes the deadline, after the 18th tree, where
+    # the valid AUC has dipped from its best so far.
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(18.0, Ticks()))
     model = cut.state.model
-    assert len(model.get_evals_result()["validation"]["AUC"]) == 12, "boosting went on"
-    best = int(np.argmax(auc[:12])) + 1
+    assert len(model.get_evals_result()["validation"]["AUC"]) == 18, "boosting went on"
+    best = int(np.argmax(auc[:18])) + 1
+    assert best < 18
     assert model.tree_count_ == best == cut.members["catboost"].best_iteration
     free_at_best = free.state.model.predict_proba(family_frame(free, data.X_test), ntree_end=best)[
         :, 1
