@@ -239,3 +239,16 @@ def test_auto_runs_on_the_cpu_without_a_gpu_and_cuda_is_refused_there():
         with pytest.raises(PipelinesError, match="CatBoost sees no GPU; use auto or cpu"):
             resolve_device("cuda")
     assert resolve_device("cpu") == "cpu"
+
+
+def test_optuna_tunes_catboost_in_its_search_space(tiny):
+    from pipelines.tuning import tune
+
+    data, folds = tiny
+    result = tune(
+        data, model="catboost", metric="auc", folds=folds, study_name="cat", n_trials=2,
+        device="cpu", params=FEW,
+    )  # fmt: skip
+    assert [t.state for t in result.trials] == ["COMPLETE", "COMPLETE"]
+    assert 4 <= result.best_params["depth"] <= 8 and result.best_params["iterations"] == 40
+    assert result.best.model == "catboost" and 0.7 < result.best.mean <= 1
