@@ -227,18 +227,19 @@ def test_scikit_learn_names_override_the_defaults(tiny):
     assert fitted.state.model.tree_count_ <= 7
 
 
-def test_auto_runs_on_the_cpu_without_a_gpu_and_cuda_is_refused_there():
+def test_auto_takes_a_gpu_for_large_tables_only_and_cuda_without_one_is_refused():
     from catboost.utils import get_gpu_device_count
 
-    from pipelines.models.catboost_family import resolve_device
+    from pipelines.models.catboost_family import GPU_MIN_ROWS, resolve_device
 
+    big, small = GPU_MIN_ROWS, GPU_MIN_ROWS - 1
+    assert resolve_device("auto", small) == resolve_device("cpu", big) == "cpu"
     if get_gpu_device_count() > 0:
-        assert resolve_device("auto") == resolve_device("cuda") == "cuda"
+        assert resolve_device("auto", big) == resolve_device("cuda", small) == "cuda"
     else:
-        assert resolve_device("auto") == "cpu"
+        assert resolve_device("auto", big) == "cpu"
         with pytest.raises(PipelinesError, match="CatBoost sees no GPU; use auto or cpu"):
-            resolve_device("cuda")
-    assert resolve_device("cpu") == "cpu"
+            resolve_device("cuda", big)
 
 
 def test_optuna_tunes_catboost_in_its_search_space(tiny):
@@ -252,3 +253,35 @@ def test_optuna_tunes_catboost_in_its_search_space(tiny):
     assert [t.state for t in result.trials] == ["COMPLETE", "COMPLETE"]
     assert 4 <= result.best_params["depth"] <= 8 and result.best_params["iterations"] == 40
     assert result.best.model == "catboost" and 0.7 < result.best.mean <= 1
+
+
+def test_without_callbacks_growing_fits_keep_the_deadline(tiny):
+    """The GPU's way (CatBoost runs no Python callbacks there), run on the CPU: fits of
+    growing size, each sized to end before the deadline; past it, the first small fit stays."""
+    from pipelines.models.catboost_family import (
+        GPU_PROBE_ITERATIONS,
+        catboost_settings,
+        fit_catboost,
+    )
+
+    data, folds = tiny
+    fold = fold_of(data, folds, "auc")
+    params = {"iterations": 3000, "early_stopping_rounds": 3000, "thread_count": 1}
+
+    def fit(deadline: Deadline):
+        settings, patience = catboost_settings(
+            params, seed=0, task="binary", n_classes=2, metric=fold.metric
+        )
+        started = time.monotonic()
+        model, _, member = fit_catboost(
+            settings, patience, fold, device="cpu", deadline=deadline, python_callbacks=False
+        )
+        return model, member, time.monotonic() - started
+
+    model, member, _ = fit(Deadline.after(0.0))
+    assert len(model.get_evals_result()["validation"]["AUC"]) == GPU_PROBE_ITERATIONS
+    assert member.best_iteration == model.tree_count_ <= GPU_PROBE_ITERATIONS
+    for seconds in (1.0, 3.0):
+        model, member, took = fit(Deadline.after(seconds))
+        grown = len(model.get_evals_result()["validation"]["AUC"])
+        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 0.2
