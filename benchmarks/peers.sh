@@ -26,7 +26,9 @@ fi
 # xgboost's Linux wheel asks for nvidia-nccl-cu12, which it opens only for multi-GPU training
 # (dlopen since 2.1): on CPU it is dead weight, so it goes.
 "$VENV/bin/pip" uninstall --quiet --yes nvidia-nccl-cu12 2>/dev/null || true
-if "$VENV/bin/pip" list 2>/dev/null | grep -qi '^nvidia-'; then
+# The list first, then grep: with pipefail, `pip list | grep -q` fails when grep stops early.
+INSTALLED="$("$VENV/bin/pip" list 2>/dev/null)"
+if grep -qi '^nvidia-' <<<"$INSTALLED"; then
     echo "peers env pulled CUDA wheels (nvidia-*): check $CONSTRAINTS" >&2
     exit 1
 fi
