@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks import _harness, quality, scale, speed
+from benchmarks import _harness, hybrid_probe, quality, scale, speed
 
 
 def test_run_measured_sees_a_child_allocate_memory(tmp_path):
@@ -132,6 +132,25 @@ def test_quality_quick_writes_reports_and_resumes(tmp_path):
     # A second run finds every cell done and runs none again.
     quality.main([*argv, "--results", str(tmp_path)])
     assert len(log.read_text().splitlines()) == 8
+
+
+@pytest.mark.slow
+def test_hybrid_probe_scores_every_variant_on_the_same_folds(tmp_path):
+    argv = ["--datasets", "hpc_class", "--folds", "2", "--max-rows", "600", "--max-epochs", "1"]
+    (result,) = hybrid_probe.main([*argv, "--results", str(tmp_path)])
+    assert set(result["variants"]) == set(hybrid_probe.VARIANTS)
+    for row in result["variants"].values():
+        assert len(row["fold_scores"]) == 2 and row["seconds"] > 0
+        assert 0 < row["oof_score"] < 1.4  # four classes: chance is log(4) = 1.386
+    # LightGBM alone beats chance clearly on the HPC jobs
+    assert result["variants"]["lgbm"]["oof_score"] < 1.0
+    hybrid = result["blends"]["hybrid (nn + lgbm_emb)"]
+    members = (result["variants"]["nn"]["oof_score"], result["variants"]["lgbm_emb"]["oof_score"])
+    assert hybrid["oof_score"] <= min(members) + 1e-9  # hill climbing keeps the best member
+    assert sum(hybrid["weights"].values()) == pytest.approx(1)
+    saved = json.loads((tmp_path / "hybrid_probe.json").read_text())
+    assert saved["results"][0]["dataset"] == "hpc_class"
+    assert "| hpc_class |" in (tmp_path / "hybrid_probe.md").read_text()
 
 
 @pytest.mark.slow
