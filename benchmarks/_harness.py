@@ -60,6 +60,33 @@ SUITE: dict[str, DatasetSpec] = {
     )
 }
 
+# More real tables for the 300 s cells, chosen for what the public four lack: free text (the
+# fine-food reviews, the artwork titles), high-cardinality categoricals (701 artists and 1033
+# media; 4741 job titles), a second binary and a second multiclass task. 1k-50k rows each.
+EXTRA: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        # "product" is a unique code per row: nothing to learn from it.
+        DatasetSpec(
+            "fine_foods", "modeldata", "training_data", "score", "auc", "binary",
+            ("rownames", "product"),
+        ),
+        DatasetSpec(
+            "tate_year", "modeldata", "tate_text", "year", "rmse", "regression", ("rownames", "id")
+        ),
+        DatasetSpec("hpc_class", "modeldata", "hpc_data", "class", "multiclass_logloss",
+                    "multiclass"),
+        DatasetSpec("lending_club", "modeldata", "lending_club", "Class", "auc", "binary"),
+        # The rate is set from the grade, and the payments follow from the rate: all dropped.
+        DatasetSpec(
+            "loans_rate", "openintro", "loans_full_schema", "interest_rate", "rmse", "regression",
+            ("rownames", "grade", "sub_grade", "installment", "balance", "paid_total",
+             "paid_principal", "paid_interest", "paid_late_fees"),
+        ),
+    )
+}  # fmt: skip
+DATASETS: dict[str, DatasetSpec] = {**SUITE, **EXTRA}
+
 # arr_time and air_time give the arrival delay away; time_hour repeats year..hour as text.
 FLIGHTS = DatasetSpec(
     "flights",

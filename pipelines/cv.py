@@ -19,6 +19,13 @@ from pipelines.gbdt import DEFAULT_LGBM_PARAMS, EARLY_STOPPING_ROUNDS
 from pipelines.metrics import Metric, get_metric
 from pipelines.models import FoldData, get_family
 from pipelines.result import CVResult, as_metric_input
+from pipelines.targets import (
+    calibrate,
+    check_target,
+    from_fit_space,
+    target_transform,
+    to_fit_space,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +39,7 @@ __all__ = [
     "as_metric_input",
     "cross_validate",
     "cross_validate_lgbm",
+    "temperature_scaled",
 ]
 
 OnFold = Callable[[int, int, float], None]
@@ -86,6 +94,7 @@ def cross_validate(
     on_fold: OnFold | None = None,
     callbacks: Sequence[EpochCallback] | None = None,
     deadline: Deadline | None = None,
+    temperature: bool = True,
 ) -> CVResult:
     """K-fold cross-validation of the model family `model` (pipelines.models: "lgbm", "nn",
     "hybrid", ...) on the given fold ids.
@@ -103,9 +112,17 @@ def cross_validate(
     last fold took to predict, so every fold is fitted (at least one tree or one batch) and
     the OOF predictions are complete; a fold's model stops at its share with the best
     iteration so far.
+
+    The metric's targets (pipelines.targets), the same for every family: for RMSLE the models
+    train and early-stop on log1p(y) and their outputs come back through expm1, clipped at 0
+    (negative targets are refused); log-loss probabilities are clipped and, with
+    `temperature`, scaled by the temperature that lowers the cross-fitted OOF log loss (kept
+    only when it does; recorded in the result); label metrics take labels from the averaged
+    or blended probabilities.
     """
     metric = get_metric(metric) if isinstance(metric, str) else metric
     folds = _check_inputs(data, metric, folds)
+    check_target(data.y, metric)
     family = get_family(model)
     if data.task not in family.tasks:
         raise PipelinesError(
@@ -130,9 +147,9 @@ def cross_validate(
         fit_rows, valid_rows = folds != fold, folds == fold
         part = FoldData(
             X_fit=data.X[fit_rows],
-            y_fit=data.y[fit_rows],
+            y_fit=to_fit_space(data.y[fit_rows], metric),
             X_valid=data.X[valid_rows],
-            y_valid=data.y[valid_rows],
+            y_valid=to_fit_space(data.y[valid_rows], metric),
             task=task,
             n_classes=n_classes,
             metric=metric,
@@ -146,15 +163,16 @@ def cross_validate(
             callbacks=tuple(callbacks or ()),
         )
         predicted = time.perf_counter()
-        raw_valid = family.predict(fitted, part.X_valid)
-        raw_test = family.predict(fitted, data.X_test)
+        raw_valid = _on_target_scale(family.predict(fitted, part.X_valid), metric)
+        raw_test = _on_target_scale(family.predict(fitted, data.X_test), metric)
         predicting = time.perf_counter() - predicted
+        y_valid = data.y[valid_rows]
         for name, member in members.items():
             fit = fitted.members[name]
             member.raw_oof[valid_rows] = raw_valid[name]
             member.raw_test += raw_test[name] / n_folds
             member.fold_scores.append(
-                metric.score(part.y_valid, as_metric_input(raw_valid[name], task, metric))
+                metric.score(y_valid, as_metric_input(raw_valid[name], task, metric))
             )
             member.fold_seconds.append(fit.seconds + predicting / len(members))
             member.best_iterations.append(fit.best_iteration)
@@ -162,9 +180,7 @@ def cross_validate(
         if on_fold is not None:
             # Several members' blend weights are known only at the end: report their average.
             average = np.mean([raw_valid[name] for name in members], axis=0)
-            on_fold(
-                fold, n_folds, metric.score(part.y_valid, as_metric_input(average, task, metric))
-            )
+            on_fold(fold, n_folds, metric.score(y_valid, as_metric_input(average, task, metric)))
 
     results = {
         name: _member_result(
@@ -174,10 +190,50 @@ def cross_validate(
     }
     if len(results) == 1:
         (result,) = results.values()
-        return replace(result, model=family.name, fit_seconds=time.perf_counter() - started)
-    _, blended = blend_results(list(results.values()), data.y, metric=metric, model=family.name)
-    params = family.result_params({name: r.params for name, r in results.items()})
-    return replace(blended, params=params, fit_seconds=time.perf_counter() - started)
+        result = replace(result, model=family.name)
+    else:
+        _, result = blend_results(list(results.values()), data.y, metric=metric, model=family.name)
+        params = family.result_params({name: r.params for name, r in results.items()})
+        result = replace(result, params=params)
+    if temperature and metric.calibrated:
+        result = temperature_scaled(result, data.y, metric)
+    # A blend's CVResult comes from blend_results, which knows nothing of the transform.
+    return replace(
+        result, target=target_transform(metric), fit_seconds=time.perf_counter() - started
+    )
+
+
+def _on_target_scale(raw: dict[str, np.ndarray], metric: Metric) -> dict[str, np.ndarray]:
+    return {name: from_fit_space(values, metric) for name, values in raw.items()}
+
+
+def temperature_scaled(result: CVResult, y: np.ndarray, metric: Metric) -> CVResult:
+    """`result` with its probabilities temperature-scaled (pipelines.targets.calibrate) when
+    that lowers the cross-fitted OOF log loss, else unchanged; a blend's members stay as
+    they were."""
+    if result.raw_oof is None or result.raw_test is None or result.folds is None:
+        raise PipelinesError(
+            f"Run {result.model!r} has no raw predictions or folds to fit a temperature on; "
+            "train it again."
+        )
+    found = calibrate(
+        result.raw_oof, result.raw_test, y, result.folds, task=result.task, metric=metric
+    )
+    if not found.kept:
+        return result
+    folds = result.folds
+    return replace(
+        result,
+        oof=found.oof,
+        test_predictions=found.test,
+        raw_oof=found.oof,
+        raw_test=found.test,
+        fold_scores=[
+            metric.score(y[folds == fold], found.oof[folds == fold])
+            for fold in range(result.n_folds)
+        ],
+        temperature=found.temperature,
+    )
 
 
 def _member_result(
@@ -209,6 +265,7 @@ def _member_result(
         folds=folds,
         raw_oof=member.raw_oof,
         raw_test=member.raw_test,
+        target=target_transform(metric),
     )
 
 

@@ -145,7 +145,12 @@ def _qwk(y_true: Any, y_pred: Any) -> float:
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric: its canonical name, direction, whether it scores probabilities, its tasks."""
+    """One metric: its canonical name, direction, whether it scores probabilities, its tasks.
+
+    `log_target`: models train on log1p(target) and predict through expm1 (log errors);
+    `calibrated`: a log loss, whose probabilities are clipped and may be temperature-scaled
+    (pipelines.targets applies both in cross-validation, for every model family).
+    """
 
     name: str
     greater_is_better: bool
@@ -153,6 +158,8 @@ class Metric:
     tasks: tuple[str, ...]
     scorer: Callable[[Any, Any], float] = field(repr=False, compare=False)
     aliases: tuple[str, ...] = ()
+    log_target: bool = False
+    calibrated: bool = False
 
     def score(self, y_true: Any, y_pred: Any) -> float:
         """The metric of `y_pred` against `y_true` (binary labels 0/1, positive = 1)."""
@@ -176,7 +183,15 @@ METRICS: dict[str, Metric] = {
             _auc,
             ("roc_auc", "auroc", "area_under_receiver_operating_characteristic_curve"),
         ),
-        Metric("logloss", False, True, _BINARY, _logloss, ("log_loss", "binary_logloss")),
+        Metric(
+            "logloss",
+            False,
+            True,
+            _BINARY,
+            _logloss,
+            ("log_loss", "binary_logloss"),
+            calibrated=True,
+        ),
         Metric(
             "multiclass_logloss",
             False,
@@ -184,6 +199,7 @@ METRICS: dict[str, Metric] = {
             _MULTI,
             _multiclass_logloss,
             ("mlogloss", "multi_logloss", "multiclass_log_loss", "multiclass_loss"),
+            calibrated=True,
         ),
         Metric(
             "accuracy", True, False, _BINARY + _MULTI, _accuracy, ("acc", "categorization_accuracy")
@@ -197,6 +213,7 @@ METRICS: dict[str, Metric] = {
             _REG,
             _rmsle,
             ("root_mean_squared_log_error", "root_mean_squared_logarithmic_error"),
+            log_target=True,
         ),
         Metric("mae", False, False, _REG, _mae, ("mean_absolute_error",)),
         Metric("r2", True, False, _REG, _r2, ("r2_score", "r_squared")),

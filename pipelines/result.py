@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines.errors import PipelinesError
+from pipelines.targets import clip_proba
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +55,9 @@ class CVResult:
     encoded 0..k-1. `raw_oof`/`raw_test` are the model outputs before any label conversion
     (values, P(positive) or (n, k) probabilities), so label metrics can still be blended.
     `folds` holds the fold id of each train row; `members` and `blend_weights` are set for a
-    blend (the hybrid model, or `pipelines.blend.blend_results`).
+    blend (the hybrid model, or `pipelines.blend.blend_results`). `target` is the space the
+    models trained in ("log1p" for RMSLE; predictions are back on the target's scale);
+    `temperature` scaled the saved probabilities (1.0: none), see pipelines.targets.
     """
 
     model: str
@@ -77,6 +80,8 @@ class CVResult:
     raw_test: np.ndarray | None = None
     members: tuple[CVResult, ...] = ()
     blend_weights: dict[str, float] | None = None
+    target: str = "identity"
+    temperature: float = 1.0
 
     @property
     def mean(self) -> float:
@@ -107,6 +112,8 @@ class CVResult:
             "best_iterations": json_value(self.best_iterations),
             "blend_weights": self.blend_weights,
             "members": [member.model for member in self.members],
+            "target": self.target,
+            "temperature": self.temperature,
         }
 
     def save(self, folder: str | Path) -> dict[str, Path]:
@@ -184,16 +191,19 @@ class CVResult:
             raw_test=raw_test,
             members=members,
             blend_weights=summary.get("blend_weights"),
+            target=summary.get("target", "identity"),
+            temperature=float(summary.get("temperature", 1.0)),
         )
 
 
 def as_metric_input(raw: np.ndarray, task: str, metric: Metric) -> np.ndarray:
-    """Raw outputs as the metric wants them: probabilities, or labels for label metrics."""
+    """Raw outputs as the metric wants them: values, probabilities (clipped for log losses), or
+    labels for label metrics, taken from the (fold-averaged, blended) probabilities."""
     if task == "regression":
         # rmsle is undefined below zero, and no price or count is negative.
-        return np.clip(raw, 0, None) if metric.name == "rmsle" else raw
+        return np.clip(raw, 0, None) if metric.log_target else raw
     if metric.needs_proba:
-        return raw
+        return clip_proba(raw, task) if metric.calibrated else raw
     if task == "binary":
         return (raw >= 0.5).astype(np.int64)
     return raw.argmax(axis=1).astype(np.int64)

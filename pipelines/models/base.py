@@ -23,7 +23,9 @@ TASKS = ("binary", "multiclass", "regression")
 @dataclass(frozen=True)
 class FoldData:
     """One fold: the rows to fit on, the rows to early-stop and score on, and the task.
-    `y` are encoded targets (classes 0..k-1); `n_classes` is 0 for regression."""
+    `y` are encoded targets (classes 0..k-1); `n_classes` is 0 for regression. Regression
+    targets are already in the metric's training space (log1p for RMSLE, pipelines.targets):
+    a family fits them as given and never transforms them again."""
 
     X_fit: pd.DataFrame
     y_fit: np.ndarray
