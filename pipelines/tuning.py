@@ -43,8 +43,22 @@ WORKER_ATTR = "worker"  # {"host", "pid"} of the process running a trial
 
 __all__ = ["SPACES", "describe_storage", "nn_space", "open_storage", "tune"]
 
-# Each family's search space, read from the registry (pipelines.models).
-SPACES: Mapping[str, Space] = {name: family.search_space for name, family in FAMILIES.items()}
+
+class _Spaces(Mapping[str, Space]):
+    """Each family's search space, read from the registry (pipelines.models) when looked up,
+    so that a family whose library is missing fails only when it is tuned, not on import."""
+
+    def __getitem__(self, name: str) -> Space:
+        return FAMILIES[name].search_space
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FAMILIES)
+
+    def __len__(self) -> int:
+        return len(FAMILIES)
+
+
+SPACES: Mapping[str, Space] = _Spaces()
 
 
 @dataclass(frozen=True)
