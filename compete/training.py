@@ -372,7 +372,7 @@ def _train_portfolio(
             on_step=progress.on_step,
         )  # fmt: skip
     except PipelinesError as error:
-        raise UsageError(f"{error} (`compete train {workspace.name} --budget`)") from None
+        raise UsageError(str(error)) from None
     described = json.dumps(
         {"families": options.families, "seed": options.seed, "budget": options.budget},
         default=str,

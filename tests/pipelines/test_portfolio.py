@@ -141,9 +141,7 @@ def test_the_schedule_never_exceeds_its_budget(churn_data, clock, register, budg
     assert {m.family for m in result.members} <= {"fast", "medium"}
     assert result.members and result.members[0].family == "fast"
     assert sum(m.weight for m in result.members) == pytest.approx(1.0)
-    assert 0.5 < result.result.mean <= 1 and len(result.result.test_predictions) == len(
-        data.X_test
-    )
+    assert 0.5 < result.result.mean <= 1 and len(result.result.test_predictions) == len(data.X_test)
     # Progress: every step says what runs and how long is left, and time only runs down.
     remaining = [s.remaining for s in steps]
     assert remaining == sorted(remaining, reverse=True) and steps[-1].member == "portfolio"
