@@ -56,7 +56,7 @@ def test_a_portfolio_within_its_budget_ends_in_a_submission_the_host_accepts(wor
     run = json.loads(done.stdout)
     written = Path(run["submission"]).stat().st_mtime - started
     assert written <= budget * 1.05 + 5, f"submission after {written:.1f}s"
-    assert run["model"] == "portfolio" and run["budget"] == budget
+    assert run["model"] == "portfolio" and run["budget"] == budget and run["run_id"] is not None
     members = run["members"]
     assert members and {m["family"] for m in members} <= {"lgbm", "nn"}
     for member in members:

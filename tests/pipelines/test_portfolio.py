@@ -231,3 +231,33 @@ def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
     )
     assert method == "hill" and stacked is not None and not rmse.is_better(stacked, hill)
     assert final.mean == pytest.approx(hill) and weights == {"exact": 1.0, "noise": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("target", "metric"), [("price", "rmse"), ("cut", "accuracy"), ("cut", "multiclass_logloss")]
+)
+def test_every_task_gets_an_ensemble_of_its_own_kind(diamonds, clock, register, target, metric):
+    from pipelines.features import prepare_frames
+    from pipelines.folds import make_folds
+
+    sample = diamonds.iloc[:700]
+    data = prepare_frames(
+        sample.iloc[:500], sample.iloc[500:].drop(columns=target), target=target,
+        id_column="rownames",
+    )  # fmt: skip
+    folds = make_folds(data.y, task=data.task, n_splits=3, seed=0)
+    register(Clocked("fast", clock, cost=1.0))
+    register(Clocked("medium", clock, cost=2.0, trees=40))
+    started = clock.now
+    result = run_portfolio(
+        data, metric=metric, folds=folds, deadline=Deadline.after(40.0, clock),
+        families=["fast", "medium"], seed=0, device="cpu",
+    )  # fmt: skip
+    assert clock.now - started <= 40.0
+    final = result.result
+    assert final.task == data.task and len(final.test_predictions) == len(data.X_test)
+    if data.task == "multiclass":
+        assert final.raw_test.shape == (len(data.X_test), len(data.classes))
+    chosen = result.stack_score if result.method == "stack" else result.hill_score
+    assert final.mean == pytest.approx(chosen)
+    assert sum(m.weight for m in result.members) == pytest.approx(1.0)
