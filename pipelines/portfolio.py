@@ -37,11 +37,17 @@ if TYPE_CHECKING:
     from pipelines.features import Prepared
 
 __all__ = [
+    "GATES",
     "MIN_BUDGET",
+    "Ensemble",
     "Member",
     "PortfolioResult",
+    "Stacked",
     "Step",
+    "candidate_families",
+    "ensemble",
     "run_portfolio",
+    "stack",
 ]
 
 # The shortest wall budget (seconds) of a whole portfolio `compete train` on a small table:
@@ -502,13 +508,20 @@ def _stack_predict(model: Any, X: np.ndarray, task: str, n_classes: int) -> np.n
     return full
 
 
-def stack(
-    results: Sequence[CVResult], y: np.ndarray, metric: Metric, *, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, list[float], Any]:
+@dataclass(frozen=True)
+class Stacked:
+    """A level-2 model's raw OOF and test predictions, its fold scores, the refit model."""
+
+    raw_oof: np.ndarray
+    raw_test: np.ndarray
+    fold_scores: list[float]
+    model: Any
+
+
+def stack(results: Sequence[CVResult], y: np.ndarray, metric: Metric, *, seed: int = 0) -> Stacked:
     """A linear level-2 model on the members' raw OOF predictions, cross-validated on the
     members' own folds (each fold's rows predicted by a stacker fit on the other folds, so
-    its OOF is as honest as the members'), then refit on every row for the test rows.
-    Returns raw OOF, raw test, per-fold scores and the refit stacker."""
+    its OOF is as honest as the members'), then refit on every row for the test rows."""
     first = results[0]
     task, folds = first.task, first.folds
     n_classes = len(first.classes) if first.classes is not None else 0
@@ -523,7 +536,7 @@ def stack(
         raw_oof[rows] = _stack_predict(model, X[rows], task, n_classes)
         scores.append(metric.score(y[rows], as_metric_input(raw_oof[rows], task, metric)))
     model = _stacker(task, seed).fit(X, y)
-    return raw_oof, _stack_predict(model, X_test, task, n_classes), scores, model
+    return Stacked(raw_oof, _stack_predict(model, X_test, task, n_classes), scores, model)
 
 
 def _stack_weights(model: Any, names: Sequence[str], n_features: int) -> dict[str, float]:
@@ -538,37 +551,47 @@ def _stack_weights(model: Any, names: Sequence[str], n_features: int) -> dict[st
     return {name: value / total for name, value in totals.items()}
 
 
+@dataclass(frozen=True)
+class Ensemble:
+    """The final ensemble: its CVResult, how it was made ("hill" or "stack"), both OOF
+    scores (the stacker's None when it was not tried) and each member's weight."""
+
+    result: CVResult
+    method: str
+    hill_score: float
+    stack_score: float | None
+    weights: dict[str, float]
+
+
 def ensemble(
     members: Sequence[Member], y: np.ndarray, metric: Metric, *, seed: int, stack_ok: bool = True
-) -> tuple[CVResult, str, float, float | None, dict[str, float]]:
+) -> Ensemble:
     """Hill climbing over the members' OOF predictions, or the stacker when its OOF score is
-    better: the final CVResult, the method, both scores and each member's weight."""
+    better (the stacker is tried with two members or more, when `stack_ok`)."""
     from pipelines.blend import blend_results
 
     runs = [replace(m.result, model=m.name) for m in members]
     blend, hill = blend_results(runs, y, metric=metric, seed=seed, model="portfolio")
-    hill_score = hill.mean
     if len(runs) < 2 or not stack_ok:
-        return hill, "hill", hill_score, None, dict(blend.weights)
-    raw_oof, raw_test, scores, model = stack(runs, y, metric, seed=seed)
-    stack_score = float(np.mean(scores))
-    if not metric.is_better(stack_score, hill_score):
-        return hill, "hill", hill_score, stack_score, dict(blend.weights)
+        return Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
+    stacked = stack(runs, y, metric, seed=seed)
+    stack_score = float(np.mean(stacked.fold_scores))
+    if not metric.is_better(stack_score, hill.mean):
+        return Ensemble(hill, "hill", hill.mean, stack_score, dict(blend.weights))
     names = [r.model for r in runs]
-    weights = _stack_weights(
-        model, names, _stack_features([r.raw_oof for r in runs], hill.task).shape[1]
-    )
-    stacked = replace(
+    width = _stack_features([r.raw_oof for r in runs], hill.task).shape[1]
+    weights = _stack_weights(stacked.model, names, width)
+    result = replace(
         hill,
-        oof=as_metric_input(raw_oof, hill.task, metric),
-        test_predictions=as_metric_input(raw_test, hill.task, metric),
-        raw_oof=raw_oof,
-        raw_test=raw_test,
-        fold_scores=scores,
-        params={"method": "stack", "stacker": type(model).__name__, "members": names},
+        oof=as_metric_input(stacked.raw_oof, hill.task, metric),
+        test_predictions=as_metric_input(stacked.raw_test, hill.task, metric),
+        raw_oof=stacked.raw_oof,
+        raw_test=stacked.raw_test,
+        fold_scores=stacked.fold_scores,
+        params={"method": "stack", "stacker": type(stacked.model).__name__, "members": names},
         blend_weights=weights,
     )
-    return stacked, "stack", hill_score, stack_score, weights
+    return Ensemble(result, "stack", hill.mean, stack_score, weights)
 
 
 # -- the entry point ------------------------------------------------------------------------
@@ -645,10 +668,12 @@ def run_portfolio(
     schedule.report("ensemble", "portfolio", None)
     # The stacker only when time is left for it (it fits k+1 small linear models).
     stack_ok = schedule.deadline.remaining() > 0
-    final, method, hill_score, stack_score, weights = ensemble(
-        schedule.members, data.y, metric, seed=seed, stack_ok=stack_ok
+    chosen = ensemble(schedule.members, data.y, metric, seed=seed, stack_ok=stack_ok)
+    method, hill_score, stack_score = chosen.method, chosen.hill_score, chosen.stack_score
+    members = tuple(
+        replace(m, weight=float(chosen.weights.get(m.name, 0.0))) for m in schedule.members
     )
-    members = tuple(replace(m, weight=float(weights.get(m.name, 0.0))) for m in schedule.members)
+    final = chosen.result
     final = replace(
         final,
         params={

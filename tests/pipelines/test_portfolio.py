@@ -220,17 +220,16 @@ def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
     # The target is a difference: no blend with non-negative weights gets near it, a linear
     # stacker does.
     y = a - b + rng.normal(scale=0.05, size=n)
-    final, method, hill, stacked, weights = ensemble(
-        [_member("a", a, folds), _member("b", b, folds)], y, rmse, seed=0
-    )
-    assert method == "stack" and stacked < hill and final.mean == pytest.approx(stacked)
-    assert sum(weights.values()) == pytest.approx(1.0)
+    chosen = ensemble([_member("a", a, folds), _member("b", b, folds)], y, rmse, seed=0)
+    assert chosen.method == "stack" and chosen.stack_score < chosen.hill_score
+    assert chosen.result.mean == pytest.approx(chosen.stack_score)
+    assert sum(chosen.weights.values()) == pytest.approx(1.0)
     # One member is the target itself: hill climbing is perfect and the stacker cannot win.
-    final, method, hill, stacked, weights = ensemble(
-        [_member("exact", y, folds), _member("noise", a, folds)], y, rmse, seed=0
-    )
-    assert method == "hill" and stacked is not None and not rmse.is_better(stacked, hill)
-    assert final.mean == pytest.approx(hill) and weights == {"exact": 1.0, "noise": 0.0}
+    chosen = ensemble([_member("exact", y, folds), _member("noise", a, folds)], y, rmse, seed=0)
+    assert chosen.method == "hill" and chosen.stack_score is not None
+    assert not rmse.is_better(chosen.stack_score, chosen.hill_score)
+    assert chosen.result.mean == pytest.approx(chosen.hill_score)
+    assert chosen.weights == {"exact": 1.0, "noise": 0.0}
 
 
 @pytest.mark.parametrize(
