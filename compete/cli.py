@@ -380,6 +380,11 @@ def train(
     if chosen is None and (seconds is None or trials is not None or timeout is not None):
         chosen = "lgbm"
     picked = None
+    if families is not None and model is None and seconds is None:
+        raise UsageError(
+            "--families picks the portfolio's families, which needs a time budget: give "
+            "--budget too, e.g. --budget 10m"
+        )
     if families is not None:
         picked = tuple(f.strip() for f in families.split(",") if f.strip())
     options = TrainOptions(

@@ -126,5 +126,7 @@ def test_what_the_portfolio_cannot_take_is_refused_in_one_line(workspace):
     assert "names no family" in line
     line = _refused(workspace, "--model", "nn", "--families", "lgbm")
     assert "drop --model" in line
+    line = _refused(workspace, "--families", "lgbm")
+    assert "give --budget too" in line
     line = _refused(workspace, "--budget", "1m", "--param", "num_leaves=7")
     assert "--param" in line and "--model" in line

@@ -188,11 +188,28 @@ def test_a_gated_family_runs_only_when_its_probe_beats_its_rival(churn_data, clo
     assert any("fast: scheduled, its fast probe" in line for line in let.log)
 
 
+class LibraryMissing(Clocked):
+    """A family that loads but whose library is missing when it fits, as a lazy import is."""
+
+    def fit_fold(self, fold: FoldData, params: Any, **kwargs: Any) -> Fitted:
+        import no_such_boosting_library  # noqa: F401
+
+        raise AssertionError("unreachable")
+
+
 def test_no_family_that_can_be_probed_is_a_clear_error(churn_data, clock, register):
     data, folds = churn_data
     register("missing", module="pipelines.models.no_such_library_family")
+    register(LibraryMissing("lazy", clock, cost=1.0))
     with pytest.raises(PipelinesError, match="No model family could be probed"):
-        _run(data, folds, clock, ["missing"], 30.0)
+        _run(data, folds, clock, ["missing", "lazy"], 30.0)
+    register(Clocked("fast", clock, cost=1.0))
+    result = _run(data, folds, clock, ["lazy", "fast"], 30.0)
+    assert [m.family for m in result.members] == ["fast"]
+    assert any(
+        "lazy: skipped, its probe failed (ModuleNotFoundError: No module named" in line
+        for line in result.log
+    )
     with pytest.raises(PipelinesError, match="Unknown model 'nope'"):
         _run(data, folds, clock, ["nope"], 30.0)
     with pytest.raises(PipelinesError, match="bounded deadline"):
