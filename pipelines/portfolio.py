@@ -64,6 +64,8 @@ ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
 # left that tuning may take (the rest goes to seeds), and a trial's cost against a default
 # CV's (sampled settings, such as a low learning rate, take longer).
 TUNE_LEADERS, MIN_TRIALS, TUNE_FRACTION, TRIAL_COST = 2, 4, 0.6, 1.3
+# A step that ends with less than this share of its time left was cut at its deadline.
+CUT_SHARE = 0.02
 # Seeds averaged into one member at most (more reduce the variance little).
 MAX_SEEDS = 5
 # family -> (its member that must win, the family it must beat): the hybrid earns its place
@@ -176,7 +178,8 @@ class _Schedule:
         self.work = deadline.earlier(reserve)
         self.log: list[str] = []
         self.members: list[Member] = []
-        self.estimates: dict[str, float] = {}  # family -> seconds of a full CV
+        self.estimates: dict[str, float] = {}  # family -> seconds of a full CV of its defaults
+        self.member_seconds: dict[str, float] = {}  # member -> seconds of a full CV of it
 
     def note(self, text: str) -> None:
         self.log.append(f"[{self.clock() - self.started:7.1f}s] {text}")
@@ -288,7 +291,9 @@ class _Schedule:
         params: dict[str, Any] | None,
         seed: int,
         deadline: Deadline,
-    ) -> tuple[CVResult, float]:
+    ) -> tuple[CVResult, float, bool]:
+        """Cross-validate within `deadline`: the result, its seconds, and whether it was cut
+        (it ended at its deadline, so its folds stopped before they converged)."""
         from pipelines.cv import cross_validate
 
         scores: list[float] = []
@@ -299,13 +304,18 @@ class _Schedule:
 
         self.report(phase, label, None)
         started = self.clock()
+        allotted = max(deadline.remaining(), 0.0)
         result = cross_validate(
             self.data, model=name, metric=self.metric, folds=self.folds, params=params,
             seed=seed, device=self.device, on_fold=on_fold, deadline=deadline,
         )  # fmt: skip
         seconds = self.clock() - started
-        self.estimates[name] = seconds
-        return result, seconds
+        # Each fold's share is what is left over the folds left, so a cut fold leaves the
+        # step ending at its deadline.
+        cut = deadline.remaining() <= CUT_SHARE * allotted
+        if not cut:
+            self.member_seconds[label] = seconds
+        return result, seconds, cut
 
     def fits(self, name: str, *, first: bool = False) -> bool:
         """Whether a full CV of `name` fits in what is left; the first step always runs."""
@@ -329,12 +339,15 @@ class _Schedule:
                 )
                 continue
             deadline = self.carve(self.estimates[name] * STEP_SLACK + 1.0)
-            result, seconds = self.cross_validate(
+            result, seconds, cut = self.cross_validate(
                 name, name, "defaults", params=None, seed=self.seed, deadline=deadline
             )
+            # A CV measured whole is a better estimate than the probe's.
+            self.estimates[name] = seconds
             self.add(Member(name, name, "defaults", dict(result.params), (self.seed,),
                             result.mean, seconds, result))  # fmt: skip
-            self.note(f"{name}: defaults CV {result.mean:.5f} in {seconds:.1f}s")
+            how = ", cut at its deadline" if cut else ""
+            self.note(f"{name}: defaults CV {result.mean:.5f} in {seconds:.1f}s{how}")
 
     def add(self, member: Member) -> None:
         self.members.append(member)
@@ -385,12 +398,25 @@ class _Schedule:
                 continue
             seconds = self.clock() - started
             result = study.best
+            # A trial's settings (a low learning rate, many leaves) may cost more than the
+            # defaults: its seeds are planned on the slowest trial seen.
+            trials = [t.seconds for t in study.trials if t.seconds is not None]
+            self.member_seconds[label] = max(
+                trial, max(trials, default=0.0) * self.real_to_clock(study, seconds)
+            )
             self.add(Member(label, name, "tuned", dict(study.best_params), (self.seed,),
                             result.mean, seconds, result))  # fmt: skip
             self.note(
                 f"{name}: tuned over {study.n_run} trials in {seconds:.1f}s, best CV "
                 f"{result.mean:.5f}"
             )
+
+    @staticmethod
+    def real_to_clock(study: Any, seconds: float) -> float:
+        """Seconds on the schedule's clock per second of Optuna's trial durations (1 on the
+        real clock; a scripted clock runs at its own pace)."""
+        spent = sum(t.seconds or 0.0 for t in study.trials)
+        return seconds / spent if spent > 0 else 1.0
 
     # -- seeds ----------------------------------------------------------------------------
 
@@ -400,17 +426,27 @@ class _Schedule:
             # Round robin in score order: the member with the fewest seeds goes next, so
             # every member gains before any gains twice (bagging gains fall with each seed).
             ready = [
-                m for m in self.best_per_family() if m.name not in settled and self.fits(m.family)
+                m
+                for m in self.best_per_family()
+                if m.name not in settled and self.member_cost(m) <= self.work.remaining()
             ]
             if not ready:
                 return
             base = min(ready, key=lambda m: len(m.seeds))
             seed = max(base.seeds) + 1
-            deadline = self.carve(self.estimates[base.family] * STEP_SLACK + 1.0)
-            result, seconds = self.cross_validate(
+            deadline = self.carve(self.member_cost(base) * STEP_SLACK + 1.0)
+            result, seconds, cut = self.cross_validate(
                 base.family, base.name, "seed", params=base.params if base.kind == "tuned"
                 else None, seed=seed, deadline=deadline,
             )  # fmt: skip
+            if cut:
+                # Folds stopped before they converged would pull the average down.
+                settled.add(base.name)
+                self.note(
+                    f"{base.name}: seed {seed} cut at its deadline after {seconds:.1f}s, not "
+                    "averaged in; no more seeds for it"
+                )
+                continue
             if _same(result, base.result):
                 settled.add(base.name)
                 self.note(f"{base.name}: seed {seed} changes nothing, no more seeds for it")
@@ -431,6 +467,10 @@ class _Schedule:
                 f"averaged: CV {base.score:.5f} -> {member.score:.5f}"
             )
             self.report("seed", member.name, member.score)
+
+    def member_cost(self, member: Member) -> float:
+        """The seconds a full CV of `member` takes: measured, else its family's defaults."""
+        return self.member_seconds.get(member.name, self.estimates[member.family])
 
     def best_per_family(self) -> list[Member]:
         best: dict[str, Member] = {}

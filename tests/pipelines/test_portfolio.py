@@ -44,8 +44,12 @@ class Clocked:
     epoch_callbacks = False
     min_budget = 1.0
 
-    def __init__(self, name: str, clock: FakeClock, cost: float, trees: int = 20) -> None:
+    def __init__(
+        self, name: str, clock: FakeClock, cost: float, trees: int = 20, per_leaf: bool = False
+    ) -> None:
         self.name, self.clock, self.cost, self.trees = name, clock, cost, trees
+        # Tuned settings cost other than the defaults: fewer leaves, slower (more trees).
+        self.per_leaf = per_leaf
         self.description = f"LightGBM with {trees} trees, {cost:g}s a fold"
         self.members = (name,)
 
@@ -70,11 +74,15 @@ class Clocked:
     ) -> Fitted:
         settings = {**self.default_params(), **(params or {})}
         fitted = LGBM.fit_fold(fold, settings, seed=seed, device=device, deadline=Deadline.never())
-        spend = self.cost
+        spend = self.fold_cost(params)
         if deadline.bounded and deadline.clock is self.clock:
             spend = min(spend, max(deadline.remaining(), 0.0))
         self.clock.advance(spend)
         return Fitted(fitted, {self.name: fitted.members["lgbm"]})
+
+    def fold_cost(self, params: Mapping[str, Any] | None) -> float:
+        leaves = (params or {}).get("num_leaves", 16) if self.per_leaf else 16
+        return self.cost * 16 / leaves
 
     def predict(self, fitted: Fitted, X: Any) -> dict[str, np.ndarray]:
         return {self.name: LGBM.predict(fitted.state, X)["lgbm"]}
@@ -159,6 +167,23 @@ def test_a_longer_budget_tunes_the_leaders_and_bags_seeds(churn_data, clock, reg
     # A short budget buys no study: the log says why.
     short = _run(data, folds, clock, ["fast"], 12.0)
     assert any("not tuned" in line for line in short.log)
+
+
+def test_seeds_of_a_tuned_member_are_planned_on_its_own_cost(churn_data, clock, register):
+    """Tuned settings may cost more than the defaults: a seed planned on the defaults' time
+    would be cut before its trees converged and pull the average down."""
+    data, folds = churn_data
+    pricey = Clocked("pricey", clock, cost=1.0, per_leaf=True)
+    register(pricey)
+    started = clock.now
+    result = _run(data, folds, clock, ["pricey"], 300.0)
+    # Optuna's timeout runs on the budget's clock too: trials dearer than planned stop in time.
+    assert clock.now - started <= 300.0
+    tuned = next(m for m in result.members if m.kind == "tuned")
+    assert len(tuned.seeds) > 1 and pricey.fold_cost(tuned.params) > 1.5, result.log
+    full = pricey.fold_cost(tuned.params) * 3
+    seeds = [line for line in result.log if line.split("] ")[1].startswith("pricey_tuned: seed")]
+    assert seeds and all(f" in {full:.1f}s, " in line for line in seeds), (full, seeds)
 
 
 def test_same_seed_and_clock_script_give_the_same_schedule(churn_data, register):
