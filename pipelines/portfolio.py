@@ -11,7 +11,8 @@ The schedule, all on the competition's shared folds and inside one Deadline:
 3. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
    at least MIN_TRIALS trials;
 4. seeds: another seed of each family's best member, same folds, its OOF and test
-   predictions averaged into the member (bagging), while time remains;
+   predictions averaged into the member (bagging), while time remains; a seed is planned on
+   that member's own measured cost, and one cut at its deadline is not averaged in;
 5. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
    level-2 stacker cross-validated on the same folds, used only when its OOF score is better.
 
@@ -382,6 +383,7 @@ class _Schedule:
                 return
             deadline = self.carve(allot)
             label = f"{name}_tuned"
+            ends: dict[int, float] = {}  # trial number -> when it ended, on the clock
             self.report("tune", label, None)
             started = self.clock()
             try:
@@ -391,19 +393,21 @@ class _Schedule:
                     space=get_family(name).search_space,
                     timeout=max(deadline.remaining(), 0.0) * 0.85, seed=self.seed,
                     device=self.device, budget=deadline,
-                    on_trial=lambda t, label=label: self.report("tune", label, t.value),
+                    on_trial=lambda t, label=label, ends=ends: self.trial_ended(label, t, ends),
                 )  # fmt: skip
             except PipelinesError as error:
                 self.note(f"{name}: tuning gave no result ({_one_line(error)})")
                 continue
             seconds = self.clock() - started
             result = study.best
-            # A trial's settings (a low learning rate, many leaves) may cost more than the
-            # defaults: its seeds are planned on the slowest trial seen.
-            trials = [t.seconds for t in study.trials if t.seconds is not None]
-            self.member_seconds[label] = max(
-                trial, max(trials, default=0.0) * self.real_to_clock(study, seconds)
-            )
+            # The best settings (a low learning rate, many leaves) may cost other than the
+            # defaults: their seeds are planned on the best trial's own time.
+            best = next(
+                (t.number for t in study.trials
+                 if t.state == "COMPLETE" and t.value == study.best_value),
+                None,
+            )  # fmt: skip
+            self.member_seconds[label] = _trial_seconds(ends, started).get(best, trial)
             self.add(Member(label, name, "tuned", dict(study.best_params), (self.seed,),
                             result.mean, seconds, result))  # fmt: skip
             self.note(
@@ -411,12 +415,9 @@ class _Schedule:
                 f"{result.mean:.5f}"
             )
 
-    @staticmethod
-    def real_to_clock(study: Any, seconds: float) -> float:
-        """Seconds on the schedule's clock per second of Optuna's trial durations (1 on the
-        real clock; a scripted clock runs at its own pace)."""
-        spent = sum(t.seconds or 0.0 for t in study.trials)
-        return seconds / spent if spent > 0 else 1.0
+    def trial_ended(self, label: str, trial: Any, ends: dict[int, float]) -> None:
+        ends[trial.number] = self.clock()
+        self.report("tune", label, trial.value)
 
     # -- seeds ----------------------------------------------------------------------------
 
@@ -477,6 +478,14 @@ class _Schedule:
         for member in self.ranked():
             best.setdefault(member.family, member)
         return list(best.values())
+
+
+def _trial_seconds(ends: Mapping[int, float], started: float) -> dict[int, float]:
+    """Each trial's seconds, from when the trials (run one after another) ended."""
+    seconds, previous = {}, started
+    for number in sorted(ends):
+        seconds[number], previous = ends[number] - previous, ends[number]
+    return seconds
 
 
 def _same(a: CVResult, b: CVResult) -> bool:

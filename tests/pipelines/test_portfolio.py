@@ -192,8 +192,11 @@ def test_same_seed_and_clock_script_give_the_same_schedule(churn_data, register)
     for _ in range(2):
         clock = FakeClock()
         names = _families(register, clock)
-        runs.append(_run(data, folds, clock, names, 60.0))
+        runs.append(_run(data, folds, clock, names, 100.0))
     first, second = runs
+    # Every step of the schedule is in the replay: probes, defaults, a study, seeds.
+    assert {m.kind for m in first.members} == {"defaults", "tuned"}
+    assert any(len(m.seeds) > 1 for m in first.members)
     assert first.log == second.log
     assert [m.summary() for m in first.members] == [m.summary() for m in second.members]
     np.testing.assert_array_equal(first.result.raw_test, second.result.raw_test)
