@@ -26,6 +26,7 @@ from compete.render import (
     render_analysis,
     render_cv,
     render_history,
+    render_portfolio,
 )
 from compete.render import fmt as _fmt
 
@@ -287,7 +288,12 @@ class BlendMethod(StrEnum):
 @app.command()
 def train(
     name: NameArg,
-    model: Annotated[Model, typer.Option(help=MODEL_HELP)] = Model("lgbm"),
+    model: Annotated[
+        Model | None,
+        typer.Option(
+            help=MODEL_HELP + " Default: the portfolio of every family with --budget, else lgbm."
+        ),
+    ] = None,
     trials: Annotated[
         int | None, typer.Option(min=1, help="Tune with Optuna: trials in the whole study.")
     ] = None,
@@ -328,18 +334,37 @@ def train(
             "nn.max_epochs=20 or lgbm.num_leaves=15. With tuning, fixed for every trial.",
         ),
     ] = None,
+    families: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAMES",
+            help="The portfolio's families, comma-separated (e.g. lgbm,nn); default: every "
+            "registered family that loads and fits the task.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cross-validate a model on the competition's saved folds (or tune it with --trials or
-    --timeout) and write its out-of-fold and test predictions and submission.csv to a new run
-    folder, within --budget if given; the run is recorded in the history."""
+    """Train within a time budget and write out-of-fold and test predictions and
+    submission.csv to a new run folder, recorded in the history.
+
+    With --budget and no --model: the portfolio, the best ensemble the budget buys (a timed
+    probe per family, their defaults, Optuna on the leaders, extra seeds, then hill climbing
+    or a stacker over every member's out-of-fold predictions). With --model: that family
+    alone, cross-validated on the competition's saved folds (or tuned with --trials or
+    --timeout). With neither --model nor --budget: one LightGBM run."""
     import time
 
     started = time.monotonic()  # the budget counts from here: data, schema, folds, all
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from compete.hosts import host_label
-    from compete.training import TrainOptions, TrainProgress, check_budget, parse_duration
+    from compete.training import (
+        TrainOptions,
+        TrainProgress,
+        check_budget,
+        check_portfolio,
+        parse_duration,
+    )
     from compete.training import train as train_model
     from compete.workspace import Workspace
     from leaderboards.store import Store
@@ -350,15 +375,28 @@ def train(
     seconds = parse_duration(budget) if budget is not None else None
     tune_seconds = parse_duration(timeout, option="--timeout") if timeout is not None else None
     limit = seconds if seconds is not None else tune_seconds
-    check_budget(model.value, limit)
+    # The portfolio needs a budget to spend; without one (or with tuning) it stays LightGBM.
+    chosen = model.value if model is not None else None
+    if chosen is None and (seconds is None or trials is not None or timeout is not None):
+        chosen = "lgbm"
+    picked = None
+    if families is not None and model is None and seconds is None:
+        raise UsageError(
+            "--families picks the portfolio's families, which needs a time budget: give "
+            "--budget too, e.g. --budget 10m"
+        )
+    if families is not None:
+        picked = tuple(f.strip() for f in families.split(",") if f.strip())
+    options = TrainOptions(
+        model=chosen, n_folds=folds, seed=seed, device=device.value, trials=trials,
+        timeout=tune_seconds, budget=seconds, storage=storage, families=picked,
+        params=_parse_params(param or [], chosen or "portfolio"),
+    )  # fmt: skip
+    check_portfolio(options)
+    check_budget(chosen, limit)
     deadline = None if limit is None else Deadline(started + limit)
     config = settings()
     workspace = Workspace.open(config.competitions_dir, name)
-    options = TrainOptions(
-        model=model.value, n_folds=folds, seed=seed, device=device.value, trials=trials,
-        timeout=tune_seconds, budget=seconds, storage=storage,
-        params=_parse_params(param or [], model.value),
-    )  # fmt: skip
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
@@ -381,11 +419,22 @@ def train(
                 value = "pruned" if trial.value is None else f"{trial.value:.5f}"
                 bar.update(work, advance=1, note=f"trial {trial.number}: {value}")
 
+            def on_step(step: Any) -> None:
+                # The portfolio's schedule: the member running, its CV so far, time left.
+                score = "" if step.score is None else f"CV {step.score:.5f}  "
+                bar.update(
+                    stage, description=f"{step.phase}: {step.member}",
+                    note=f"{score}{max(step.remaining, 0):.0f}s left",
+                )  # fmt: skip
+
+            if options.model is None:
+                bar.update(work, visible=False)
+
             run = train_model(
                 workspace, options, store=store, host=host_label(config, name),
                 cache_dir=config.home / "cache" / "text",
                 progress=TrainProgress(
-                    on_fold=on_fold, on_epoch=on_epoch, on_trial=on_trial,
+                    on_fold=on_fold, on_epoch=on_epoch, on_trial=on_trial, on_step=on_step,
                     on_stage=lambda text: bar.update(stage, description=text),
                 ),
                 deadline=deadline,
@@ -399,10 +448,15 @@ def train(
         "seconds": cv.fit_seconds, "folder": run.folder, "submission": run.submission,
         "trials": run.study.n_trials if run.study else None, "budget": limit,
     }  # fmt: skip
+    if run.portfolio is not None:
+        summary.update(run.portfolio.summary(), cv_mean=cv.mean)
     if as_json:
         emit_json(summary)
         return
-    render_cv(cv, title=f"{name}: {cv.model} run #{run.run_id}")
+    if run.portfolio is not None:
+        render_portfolio(run.portfolio, title=f"{name}: portfolio run #{run.run_id}")
+    else:
+        render_cv(cv, title=f"{name}: {cv.model} run #{run.run_id}")
     if run.study is not None:
         out.print(f"Optuna study {run.study.study_name}: {run.study.n_trials} trials")
     out.print(f"run folder {run.folder}")

@@ -117,6 +117,25 @@ def render_cv(cv: Any, *, title: str, members: dict[str, float] | None = None,
         out.print(parts)
 
 
+def render_portfolio(portfolio: Any, *, title: str) -> None:
+    """A portfolio (pipelines.portfolio.PortfolioResult): every member with its CV, seconds,
+    seeds and ensemble weight, then the final ensemble's CV and how it was made."""
+    cv = portfolio.result
+    table = Table("member", "family", "kind", "seeds", "CV", "seconds", "weight", title=title)
+    for m in portfolio.members:
+        table.add_row(
+            m.name, m.family, m.kind, str(len(m.seeds)), fmt(m.score), f"{m.seconds:.1f}",
+            fmt(m.weight, 3),
+        )  # fmt: skip
+    how = "stacker" if portfolio.method == "stack" else "hill climbing"
+    table.add_row(
+        "ensemble", how, "", "", fmt(cv.mean), f"{portfolio.seconds:.1f}", fmt(1.0, 3),
+        style="bold",
+    )  # fmt: skip
+    out.print(table)
+    out.print(f"{cv.metric} CV {fmt(cv.mean)} +- {fmt(cv.std)} over {len(cv.fold_scores)} folds")
+
+
 def render_analysis(evidence: Any) -> None:
     """What the history says: CV against public, public noise, shake-up, final picks."""
     from leaderboards.analysis import medal, percentile

@@ -70,13 +70,14 @@ class TrainProgress:
     on_epoch: Callable[[int, float], None] | None = None
     on_trial: Callable[[Any], None] | None = None
     on_stage: Callable[[str], None] | None = None
+    on_step: Callable[[Any], None] | None = None  # a pipelines.portfolio.Step, portfolio only
 
 
 @dataclass(frozen=True)
 class TrainOptions:
     """One `compete train` call, built once at the CLI."""
 
-    model: str = "lgbm"
+    model: str | None = "lgbm"  # None: the portfolio of every family (needs a budget)
     n_folds: int | None = None  # None: the competition's saved folds, or DEFAULT_FOLDS
     seed: int = 0
     device: str = "auto"
@@ -85,6 +86,7 @@ class TrainOptions:
     timeout: float | None = None  # tune with Optuna within this budget (--timeout)
     storage: str | None = None  # an Optuna storage URL; None: a journal file in the workspace
     budget: float | None = None  # seconds from the command's start to submission.csv written
+    families: tuple[str, ...] | None = None  # the portfolio's families (None: every one)
 
     @property
     def tuning(self) -> bool:
@@ -103,6 +105,7 @@ class TrainedRun:
     submission: Path
     cv: CVResult
     study: Any = None  # a pipelines.tuning.TuneResult when tuned
+    portfolio: Any = None  # a pipelines.portfolio.PortfolioResult for a portfolio run
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,19 @@ def competition_folds(
     return folds
 
 
-def check_budget(model: str, budget: float | None) -> None:
-    """Refuse a budget shorter than the family can keep, saying the minimum."""
+def check_budget(model: str | None, budget: float | None) -> None:
+    """Refuse a budget shorter than the family (or, model None, the portfolio) can keep,
+    saying the minimum."""
+    if model is None:
+        from pipelines.portfolio import MIN_BUDGET as least
+
+        if budget is not None and budget < least:
+            raise UsageError(
+                f"a budget of {budget:g}s is too short for the portfolio: it needs at least "
+                f"{least:g}s (start-up, data, probes and one full CV); give --budget {least:g}s "
+                "or more, or one family with --model"
+            )
+        return
     if model not in MODELS:
         raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
     least = get_family(model).min_budget
@@ -234,6 +248,7 @@ def train(
     if options.budget is not None and options.timeout is not None:
         raise UsageError("give --budget or --timeout (its alias), not both")
     budget = options.seconds
+    check_portfolio(options)
     check_budget(options.model, budget)
     if deadline is None:
         deadline = Deadline.after(budget) if budget is not None else Deadline.never()
@@ -244,6 +259,11 @@ def train(
     started = datetime.now(UTC)
     # What is left after training: saving the run and writing its submission.
     fit_deadline = deadline.earlier(min(FINISH_MAX, FINISH_SHARE * (budget or 0.0)))
+    if options.model is None:
+        return _train_portfolio(
+            workspace, options, inputs, folds, fit_deadline,
+            store=store, host=host, started=started, progress=progress,
+        )  # fmt: skip
     study = None
     if options.tuning:
         from pipelines.tuning import open_storage, tune
@@ -299,6 +319,72 @@ def train(
     return _keep_run(
         workspace, inputs, cv, folder, store=store, host=host, started=started, study=study
     )
+
+
+def check_portfolio(options: TrainOptions) -> None:
+    """Refuse what the portfolio (no --model) cannot take: no budget, tuning or one family's
+    settings, unknown families; --families without the portfolio."""
+    if options.model is not None:
+        if options.families is not None:
+            raise UsageError("--families picks the portfolio's families: drop --model to use it")
+        return
+    if options.budget is None:
+        raise UsageError(
+            "the portfolio (no --model) needs a time budget: give --budget, e.g. --budget 10m"
+        )
+    if options.tuning:
+        raise UsageError("--trials and --timeout tune one family: give --model too")
+    if options.params:
+        raise UsageError("--param sets one family's settings: give --model too")
+    if options.families is not None:
+        unknown = [f for f in options.families if f not in MODELS]
+        if unknown or not options.families:
+            named = f"unknown {', '.join(unknown)}" if unknown else "no family"
+            raise UsageError(
+                f"--families {','.join(options.families)!r} names {named}: use some of "
+                f"{', '.join(MODELS)}, comma-separated, e.g. lgbm,nn"
+            )
+
+
+def _train_portfolio(
+    workspace: Workspace,
+    options: TrainOptions,
+    inputs: _Inputs,
+    folds: np.ndarray,
+    deadline: Deadline,
+    *,
+    store: Store | None,
+    host: str,
+    started: datetime,
+    progress: TrainProgress,
+) -> TrainedRun:
+    """The portfolio within `deadline`: one run folder holds the final ensemble, its members
+    under members/NAME, and its submission; the history records it with members and weights."""
+    from pipelines.errors import PipelinesError
+    from pipelines.portfolio import run_portfolio
+
+    if progress.on_stage:
+        progress.on_stage("portfolio: probing the families")
+    try:
+        portfolio = run_portfolio(
+            inputs.data, metric=inputs.config.metric, folds=folds, deadline=deadline,
+            families=options.families, seed=options.seed, device=options.device,
+            on_step=progress.on_step,
+        )  # fmt: skip
+    except PipelinesError as error:
+        raise UsageError(str(error)) from None
+    described = json.dumps(
+        {"families": options.families, "seed": options.seed, "budget": options.budget},
+        default=str,
+    )
+    folder = workspace.new_run_dir("portfolio", described)
+    (folder / "portfolio.json").write_text(
+        json.dumps(portfolio.summary(), indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    kept = _keep_run(
+        workspace, inputs, portfolio.result, folder, store=store, host=host, started=started
+    )
+    return replace(kept, portfolio=portfolio)
 
 
 def train_lgbm(

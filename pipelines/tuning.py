@@ -43,8 +43,22 @@ WORKER_ATTR = "worker"  # {"host", "pid"} of the process running a trial
 
 __all__ = ["SPACES", "describe_storage", "nn_space", "open_storage", "tune"]
 
-# Each family's search space, read from the registry (pipelines.models).
-SPACES: Mapping[str, Space] = {name: family.search_space for name, family in FAMILIES.items()}
+
+class _Spaces(Mapping[str, Space]):
+    """Each family's search space, read from the registry (pipelines.models) when looked up,
+    so that a family whose library is missing fails only when it is tuned, not on import."""
+
+    def __getitem__(self, name: str) -> Space:
+        return FAMILIES[name].search_space
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FAMILIES)
+
+    def __len__(self) -> int:
+        return len(FAMILIES)
+
+
+SPACES: Mapping[str, Space] = _Spaces()
 
 
 @dataclass(frozen=True)
@@ -250,12 +264,14 @@ def tune(
     existing = len(study.get_trials(deepcopy=False))
     study.sampler = optuna.samplers.TPESampler(seed=seed + existing)
 
-    deadline = None if timeout is None else time.monotonic() + timeout
+    # The timeout runs on the budget's clock (time.monotonic unless a test scripts one).
+    clock = budget.clock if budget is not None else time.monotonic
+    deadline = Deadline.never() if timeout is None else Deadline.after(timeout, clock)
     best: tuple[int, CVResult] | None = None
     n_run = 0
     termination = _Termination()
     with _on_sigterm(termination):
-        while deadline is None or time.monotonic() < deadline:
+        while not deadline.passed():
             termination.check()
             # Trials left RUNNING by a killed process would never end: fail them first.
             fail_abandoned_trials(study)
@@ -449,17 +465,17 @@ def _run_trial(
     space: Space,
     seed: int,
     device: str,
-    deadline: float | None = None,
+    deadline: Deadline | None = None,
     termination: _Termination | None = None,
 ) -> CVResult | None:
     """Cross-validate one trial's params, feeding the pruner; tell the study how it ended.
-    Past `deadline` (time.monotonic) the trial is pruned at its next fold or epoch, unless the
+    Past `deadline` the trial is pruned at its next fold or epoch, unless the
     study has no complete trial yet (then it runs on, so that the study has a result).
     Returns the CVResult of a complete trial, None for a pruned one."""
     import optuna
 
     def out_of_time(where: str) -> None:
-        if deadline is None or time.monotonic() < deadline:
+        if deadline is None or not deadline.passed():
             return
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if complete:
@@ -501,7 +517,7 @@ def _run_trial(
             device=device,
             on_fold=on_fold,
             callbacks=[on_epoch] if get_family(model).epoch_callbacks else None,
-            deadline=Deadline(deadline),
+            deadline=deadline or Deadline.never(),
         )
     except optuna.TrialPruned:
         termination.in_trial = False

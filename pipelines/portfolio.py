@@ -1,0 +1,751 @@
+"""The portfolio: the best ensemble a time budget can buy from the registered model families.
+
+The schedule, all on the competition's shared folds and inside one Deadline:
+
+1. probe: each family's defaults fit on one fold, timed, to learn seconds per full CV and a
+   first score; a family that cannot be imported, does not fit the task or whose probe fails
+   is skipped with a note. A family with a `GATES` entry (the hybrid) is scheduled only when
+   its probe beats the family it is meant to improve on (LightGBM);
+2. defaults: each family's defaults cross-validated, best probe first; a step whose estimated
+   time exceeds what is left is not started (the first one always runs, cut to fit);
+3. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
+   at least MIN_TRIALS trials;
+4. seeds: another seed of each family's best member, same folds, its OOF and test
+   predictions averaged into the member (bagging), while time remains; a seed is planned on
+   that member's own measured cost, and one cut at its deadline is not averaged in;
+5. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
+   level-2 stacker cross-validated on the same folds, used only when its OOF score is better.
+
+Every step gets a Deadline carved out of the overall one, so it is cut cleanly keeping what it
+has; all time is read from the deadline's clock, so a scripted clock replays a schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipelines.deadline import Deadline
+from pipelines.errors import PipelinesError
+from pipelines.metrics import Metric, get_metric
+from pipelines.models import FoldData, family_names, get_family
+from pipelines.result import CVResult, as_metric_input
+
+if TYPE_CHECKING:
+    from pipelines.features import Prepared
+
+__all__ = [
+    "GATES",
+    "MIN_BUDGET",
+    "Ensemble",
+    "Member",
+    "PortfolioResult",
+    "Stacked",
+    "Step",
+    "candidate_families",
+    "ensemble",
+    "run_portfolio",
+    "stack",
+]
+
+# The shortest wall budget (seconds) of a whole portfolio `compete train` on a small table:
+# start-up and data, the probes, one full CV, the ensemble and the submission.
+MIN_BUDGET = 30.0
+# Share of the whole budget kept back for the ensemble (hill climbing and the stacker).
+ENSEMBLE_SHARE, ENSEMBLE_MIN = 0.04, 1.0
+# The probes together take at most this share of the time left when they start.
+PROBE_SHARE = 0.25
+# A full CV is estimated as the probe's fold times the fold count, times this margin
+# (the data and fold sizes vary a little); a step is given its estimate times STEP_SLACK.
+ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
+# Tuning: the leading families tuned, the least trials worth a study, the share of the time
+# left that tuning may take (the rest goes to seeds), and a trial's cost against a default
+# CV's (sampled settings, such as a low learning rate, take longer).
+TUNE_LEADERS, MIN_TRIALS, TUNE_FRACTION, TRIAL_COST = 2, 4, 0.6, 1.3
+# A step that ends with less than this share of its time left was cut at its deadline.
+CUT_SHARE = 0.02
+# Seeds averaged into one member at most (more reduce the variance little).
+MAX_SEEDS = 5
+# family -> (its member that must win, the family it must beat): the hybrid earns its place
+# only when LightGBM on the network's embeddings beats plain LightGBM on the probe fold.
+GATES = {"hybrid": ("lgbm_emb", "lgbm")}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Progress: the member that runs, its CV so far (None before its first fold), and the
+    seconds left of the whole deadline."""
+
+    phase: str  # probe, defaults, tune, seed, ensemble
+    member: str
+    score: float | None
+    remaining: float
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of the ensemble: a family's settings, cross-validated on the shared folds
+    with each of `seeds` (their predictions averaged), and its weight in the final ensemble."""
+
+    name: str
+    family: str
+    kind: str  # defaults or tuned
+    params: dict[str, Any]
+    seeds: tuple[int, ...]
+    score: float
+    seconds: float
+    result: CVResult = field(repr=False)
+    weight: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        from pipelines.result import json_value
+
+        return {
+            "name": self.name,
+            "family": self.family,
+            "kind": self.kind,
+            "seeds": list(self.seeds),
+            "cv": self.score,
+            "seconds": self.seconds,
+            "weight": self.weight,
+            "params": json_value(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class PortfolioResult:
+    """The portfolio's outcome: the final ensemble as a CVResult (model "portfolio"), its
+    members with their weights, how the ensemble was made (hill or stack, with both OOF
+    scores), and the schedule's log of what ran, what was skipped and why."""
+
+    result: CVResult
+    members: tuple[Member, ...]
+    method: str
+    hill_score: float
+    stack_score: float | None
+    log: tuple[str, ...]
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "cv_mean": self.result.mean,
+            "hill_score": self.hill_score,
+            "stack_score": self.stack_score,
+            "members": [m.summary() for m in self.members],
+            "log": list(self.log),
+            "seconds": self.seconds,
+        }
+
+
+OnStep = Callable[[Step], None]
+
+
+@dataclass
+class _Probe:
+    family: str
+    score: float  # the family's (or its gate member's) score on the probe fold
+    cv_seconds: float  # a full CV's estimated seconds
+    scores: dict[str, float]  # each member's probe score
+    cut: bool  # the probe fold reached its deadline: a full CV needs more than estimated
+
+
+class _Schedule:
+    """The running state of one portfolio: its clock, deadlines, members and log."""
+
+    def __init__(
+        self,
+        data: Prepared,
+        metric: Metric,
+        folds: np.ndarray,
+        deadline: Deadline,
+        seed: int,
+        device: str,
+        on_step: OnStep | None,
+        gates: Mapping[str, tuple[str, str]],
+    ) -> None:
+        self.gates = dict(gates)
+        self.data, self.metric, self.folds = data, metric, folds
+        self.deadline, self.clock = deadline, deadline.clock
+        self.seed, self.device = seed, device
+        self.on_step = on_step or (lambda step: None)
+        self.n_folds = int(folds.max()) + 1
+        self.started = self.clock()
+        reserve = max(ENSEMBLE_MIN, ENSEMBLE_SHARE * max(deadline.remaining(), 0.0))
+        # What the fitting steps may use; the rest is the ensemble's.
+        self.work = deadline.earlier(reserve)
+        self.log: list[str] = []
+        self.members: list[Member] = []
+        self.estimates: dict[str, float] = {}  # family -> seconds of a full CV of its defaults
+        self.member_seconds: dict[str, float] = {}  # member -> seconds of a full CV of it
+
+    def note(self, text: str) -> None:
+        self.log.append(f"[{self.clock() - self.started:7.1f}s] {text}")
+
+    def report(self, phase: str, member: str, score: float | None) -> None:
+        self.on_step(Step(phase, member, score, self.deadline.remaining()))
+
+    def carve(self, seconds: float) -> Deadline:
+        """A deadline `seconds` from now, no later than the work deadline."""
+        left = self.work.remaining()
+        if left <= 0:
+            return self.work
+        return self.work.share(min(1.0, seconds / left))
+
+    # -- probes ---------------------------------------------------------------------------
+
+    def probe(self, name: str, deadline: Deadline) -> _Probe:
+        """The family's defaults on the first fold: its score and the time a full CV takes."""
+        family = get_family(name)
+        n_classes = len(self.data.classes) if self.data.classes is not None else 0
+        fit_rows, valid_rows = self.folds != 0, self.folds == 0
+        part = FoldData(
+            X_fit=self.data.X[fit_rows],
+            y_fit=self.data.y[fit_rows],
+            X_valid=self.data.X[valid_rows],
+            y_valid=self.data.y[valid_rows],
+            task=self.data.task,
+            n_classes=n_classes,
+            metric=self.metric,
+        )
+        started = self.clock()
+        fitted = family.fit_fold(part, None, seed=self.seed, device=self.device, deadline=deadline)
+        fitted_at = self.clock()
+        cut = deadline.passed()
+        raw = family.predict(fitted, part.X_valid)
+        predicting = self.clock() - fitted_at
+        scores = {
+            member: self.metric.score(
+                part.y_valid, as_metric_input(values, self.data.task, self.metric)
+            )
+            for member, values in raw.items()
+        }
+        # Each fold fits once and predicts its own rows and the test rows.
+        test_share = len(self.data.X_test) / max(int(valid_rows.sum()), 1)
+        fold = (fitted_at - started) + predicting * (1 + test_share)
+        gate = self.gates.get(name)
+        pick = max if self.metric.greater_is_better else min
+        score = scores[gate[0]] if gate and gate[0] in scores else pick(scores.values())
+        return _Probe(name, score, fold * self.n_folds * ESTIMATE_MARGIN, scores, cut)
+
+    def run_probes(self, names: Sequence[str]) -> list[_Probe]:
+        probes: list[_Probe] = []
+        probes_end = self.work.share(PROBE_SHARE)
+        for i, name in enumerate(names):
+            share = probes_end.split(len(names) - i)
+            # A family whose one fold takes longer than this could not fit a full CV in half
+            # of what is left: its probe stops there.
+            longest = self.work.remaining() / (2 * self.n_folds)
+            if share.remaining() > longest:
+                share = self.carve(longest)
+            if share.remaining() <= 0:
+                self.note(f"{name}: skipped, no time left to probe it")
+                continue
+            self.report("probe", name, None)
+            try:
+                probe = self.probe(name, share)
+            except Exception as error:  # noqa: BLE001 - one broken family must not end the run
+                self.note(f"{name}: skipped, its probe failed ({_one_line(error)})")
+                continue
+            self.estimates[name] = probe.cv_seconds
+            more = "more than " if probe.cut else ""
+            self.note(
+                f"{name}: probe score {probe.score:.5f}, a full CV needs {more}"
+                f"~{probe.cv_seconds:.1f}s"
+            )
+            self.report("probe", name, probe.score)
+            probes.append(probe)
+        return self.gate(probes)
+
+    def gate(self, probes: list[_Probe]) -> list[_Probe]:
+        """Drop the families whose probe does not beat the family they must improve on."""
+        by_name = {p.family: p for p in probes}
+        kept = []
+        for probe in probes:
+            rule = self.gates.get(probe.family)
+            rival = by_name.get(rule[1]) if rule else None
+            if rule and rival is not None:
+                if not self.metric.is_better(probe.score, rival.score):
+                    self.note(
+                        f"{probe.family}: not scheduled, its {rule[0]} probe {probe.score:.5f} "
+                        f"does not beat {rule[1]}'s {rival.score:.5f}"
+                    )
+                    continue
+                self.note(
+                    f"{probe.family}: scheduled, its {rule[0]} probe {probe.score:.5f} beats "
+                    f"{rule[1]}'s {rival.score:.5f}"
+                )
+            kept.append(probe)
+        return kept
+
+    # -- full cross-validations -----------------------------------------------------------
+
+    def cross_validate(
+        self,
+        name: str,
+        label: str,
+        phase: str,
+        *,
+        params: dict[str, Any] | None,
+        seed: int,
+        deadline: Deadline,
+    ) -> tuple[CVResult, float, bool]:
+        """Cross-validate within `deadline`: the result, its seconds, and whether it was cut
+        (it ended at its deadline, so its folds stopped before they converged)."""
+        from pipelines.cv import cross_validate
+
+        scores: list[float] = []
+
+        def on_fold(fold: int, n_folds: int, score: float) -> None:
+            scores.append(score)
+            self.report(phase, label, float(np.mean(scores)))
+
+        self.report(phase, label, None)
+        started = self.clock()
+        allotted = max(deadline.remaining(), 0.0)
+        result = cross_validate(
+            self.data, model=name, metric=self.metric, folds=self.folds, params=params,
+            seed=seed, device=self.device, on_fold=on_fold, deadline=deadline,
+        )  # fmt: skip
+        seconds = self.clock() - started
+        # Each fold's share is what is left over the folds left, so a cut fold leaves the
+        # step ending at its deadline.
+        cut = deadline.remaining() <= CUT_SHARE * allotted
+        if not cut:
+            self.member_seconds[label] = seconds
+        return result, seconds, cut
+
+    def fits(self, name: str, *, first: bool = False) -> bool:
+        """Whether a full CV of `name` fits in what is left; the first step always runs."""
+        need, left = self.estimates[name], self.work.remaining()
+        return need <= left or (first and left > 0)
+
+    def run_defaults(self, probes: list[_Probe]) -> None:
+        order = sorted(probes, key=lambda p: -p.score if self.metric.greater_is_better else p.score)
+        for probe in order:
+            name = probe.family
+            if probe.cut and self.members:
+                self.note(
+                    f"{name}: defaults skipped, its probe fold was cut at its deadline (a full "
+                    f"CV needs more than ~{self.estimates[name]:.1f}s)"
+                )
+                continue
+            if not self.fits(name, first=not self.members):
+                self.note(
+                    f"{name}: defaults skipped, a full CV needs ~{self.estimates[name]:.1f}s and "
+                    f"{max(self.work.remaining(), 0):.1f}s are left"
+                )
+                continue
+            deadline = self.carve(self.estimates[name] * STEP_SLACK + 1.0)
+            result, seconds, cut = self.cross_validate(
+                name, name, "defaults", params=None, seed=self.seed, deadline=deadline
+            )
+            # A CV measured whole is a better estimate than the probe's.
+            self.estimates[name] = seconds
+            self.add(Member(name, name, "defaults", dict(result.params), (self.seed,),
+                            result.mean, seconds, result))  # fmt: skip
+            how = ", cut at its deadline" if cut else ""
+            self.note(f"{name}: defaults CV {result.mean:.5f} in {seconds:.1f}s{how}")
+
+    def add(self, member: Member) -> None:
+        self.members.append(member)
+        self.report(member.kind, member.name, member.score)
+
+    def ranked(self) -> list[Member]:
+        sign = -1.0 if self.metric.greater_is_better else 1.0
+        return sorted(self.members, key=lambda m: sign * m.score)
+
+    # -- tuning ---------------------------------------------------------------------------
+
+    def run_tuning(self) -> None:
+        leaders: list[str] = []
+        for member in self.ranked():
+            if member.family not in leaders:
+                leaders.append(member.family)
+        leaders = leaders[:TUNE_LEADERS]
+        for i, name in enumerate(leaders):
+            trial = self.estimates[name] * TRIAL_COST
+            allot = self.work.remaining() * TUNE_FRACTION / (len(leaders) - i)
+            trials = int(allot // trial) if trial > 0 else MIN_TRIALS
+            if trials < MIN_TRIALS:
+                self.note(
+                    f"{name}: not tuned, {allot:.1f}s buy {trials} of the {MIN_TRIALS} trials "
+                    f"worth a study (~{trial:.1f}s each)"
+                )
+                continue
+            try:
+                from pipelines.tuning import tune
+            except Exception as error:  # noqa: BLE001 - tuning is optional, the rest goes on
+                self.note(f"tuning skipped: pipelines.tuning cannot load ({_one_line(error)})")
+                return
+            deadline = self.carve(allot)
+            label = f"{name}_tuned"
+            ends: dict[int, float] = {}  # trial number -> when it ended, on the clock
+            self.report("tune", label, None)
+            started = self.clock()
+            try:
+                study = tune(
+                    self.data, model=name, metric=self.metric, folds=self.folds,
+                    study_name=f"portfolio-{name}", n_trials=trials,
+                    space=get_family(name).search_space,
+                    timeout=max(deadline.remaining(), 0.0) * 0.85, seed=self.seed,
+                    device=self.device, budget=deadline,
+                    on_trial=lambda t, label=label, ends=ends: self.trial_ended(label, t, ends),
+                )  # fmt: skip
+            except PipelinesError as error:
+                self.note(f"{name}: tuning gave no result ({_one_line(error)})")
+                continue
+            seconds = self.clock() - started
+            result = study.best
+            # The best settings (a low learning rate, many leaves) may cost other than the
+            # defaults: their seeds are planned on the best trial's own time.
+            best = next(
+                (t.number for t in study.trials
+                 if t.state == "COMPLETE" and t.value == study.best_value),
+                None,
+            )  # fmt: skip
+            self.member_seconds[label] = _trial_seconds(ends, started).get(best, trial)
+            self.add(Member(label, name, "tuned", dict(study.best_params), (self.seed,),
+                            result.mean, seconds, result))  # fmt: skip
+            self.note(
+                f"{name}: tuned over {study.n_run} trials in {seconds:.1f}s, best CV "
+                f"{result.mean:.5f}"
+            )
+
+    def trial_ended(self, label: str, trial: Any, ends: dict[int, float]) -> None:
+        ends[trial.number] = self.clock()
+        self.report("tune", label, trial.value)
+
+    # -- seeds ----------------------------------------------------------------------------
+
+    def run_seeds(self) -> None:
+        settled: set[str] = set()  # members whose seeds change nothing, or that are full
+        while True:
+            # Round robin in score order: the member with the fewest seeds goes next, so
+            # every member gains before any gains twice (bagging gains fall with each seed).
+            ready = [
+                m
+                for m in self.best_per_family()
+                if m.name not in settled and self.member_cost(m) <= self.work.remaining()
+            ]
+            if not ready:
+                return
+            base = min(ready, key=lambda m: len(m.seeds))
+            seed = max(base.seeds) + 1
+            deadline = self.carve(self.member_cost(base) * STEP_SLACK + 1.0)
+            result, seconds, cut = self.cross_validate(
+                base.family, base.name, "seed", params=base.params if base.kind == "tuned"
+                else None, seed=seed, deadline=deadline,
+            )  # fmt: skip
+            if cut:
+                # Folds stopped before they converged would pull the average down.
+                settled.add(base.name)
+                self.note(
+                    f"{base.name}: seed {seed} cut at its deadline after {seconds:.1f}s, not "
+                    "averaged in; no more seeds for it"
+                )
+                continue
+            if _same(result, base.result):
+                settled.add(base.name)
+                self.note(f"{base.name}: seed {seed} changes nothing, no more seeds for it")
+                continue
+            bagged = _average(base, result, self.data.y, self.metric)
+            member = replace(
+                base,
+                seeds=(*base.seeds, seed),
+                score=bagged.mean,
+                seconds=base.seconds + seconds,
+                result=bagged,
+            )
+            self.members[self.members.index(base)] = member
+            if len(member.seeds) >= MAX_SEEDS:
+                settled.add(member.name)
+            self.note(
+                f"{base.name}: seed {seed} in {seconds:.1f}s, {len(member.seeds)} seeds "
+                f"averaged: CV {base.score:.5f} -> {member.score:.5f}"
+            )
+            self.report("seed", member.name, member.score)
+
+    def member_cost(self, member: Member) -> float:
+        """The seconds a full CV of `member` takes: measured, else its family's defaults."""
+        return self.member_seconds.get(member.name, self.estimates[member.family])
+
+    def best_per_family(self) -> list[Member]:
+        best: dict[str, Member] = {}
+        for member in self.ranked():
+            best.setdefault(member.family, member)
+        return list(best.values())
+
+
+def _trial_seconds(ends: Mapping[int, float], started: float) -> dict[int, float]:
+    """Each trial's seconds, from when the trials (run one after another) ended."""
+    seconds, previous = {}, started
+    for number in sorted(ends):
+        seconds[number], previous = ends[number] - previous, ends[number]
+    return seconds
+
+
+def _same(a: CVResult, b: CVResult) -> bool:
+    left = a.raw_oof if a.raw_oof is not None else a.oof
+    right = b.raw_oof if b.raw_oof is not None else b.oof
+    return bool(np.array_equal(left, right))
+
+
+def _average(base: Member, extra: CVResult, y: np.ndarray, metric: Metric) -> CVResult:
+    """`base`'s result with `extra`'s predictions averaged in, weighted by seed count."""
+    done = base.result
+    n = len(base.seeds)
+    raw_oof = (done.raw_oof * n + extra.raw_oof) / (n + 1)
+    raw_test = (done.raw_test * n + extra.raw_test) / (n + 1)
+    oof = as_metric_input(raw_oof, done.task, metric)
+    folds = done.folds
+    return replace(
+        done,
+        oof=oof,
+        test_predictions=as_metric_input(raw_test, done.task, metric),
+        raw_oof=raw_oof,
+        raw_test=raw_test,
+        fold_scores=[
+            metric.score(y[folds == fold], oof[folds == fold]) for fold in range(done.n_folds)
+        ],
+        fit_seconds=done.fit_seconds + extra.fit_seconds,
+        fold_seconds=[a + b for a, b in zip(done.fold_seconds, extra.fold_seconds, strict=False)],
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:200]
+
+
+# -- the level-2 stacker ------------------------------------------------------------------
+
+
+def _stack_features(raw: Sequence[np.ndarray], task: str) -> np.ndarray:
+    """Members' outputs as a stacker's inputs: logits for probabilities, values as they are."""
+    if task == "regression":
+        return np.column_stack(raw)
+    eps = 1e-6
+    if task == "binary":
+        return np.column_stack(
+            [np.log(np.clip(p, eps, 1 - eps) / np.clip(1 - p, eps, 1)) for p in raw]
+        )
+    return np.hstack([np.log(np.clip(p, eps, 1.0)) for p in raw])
+
+
+def _stacker(task: str, seed: int) -> Any:
+    if task == "regression":
+        from sklearn.linear_model import Ridge
+
+        return Ridge(alpha=1.0)
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+
+
+def _stack_predict(model: Any, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = model.predict_proba(X)
+    if task == "binary":
+        return proba[:, 1]
+    full = np.zeros((len(X), n_classes))
+    full[:, np.asarray(model.classes_, dtype=int)] = proba
+    return full
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """A level-2 model's raw OOF and test predictions, its fold scores, the refit model."""
+
+    raw_oof: np.ndarray
+    raw_test: np.ndarray
+    fold_scores: list[float]
+    model: Any
+
+
+def stack(results: Sequence[CVResult], y: np.ndarray, metric: Metric, *, seed: int = 0) -> Stacked:
+    """A linear level-2 model on the members' raw OOF predictions, cross-validated on the
+    members' own folds (each fold's rows predicted by a stacker fit on the other folds, so
+    its OOF is as honest as the members'), then refit on every row for the test rows."""
+    first = results[0]
+    task, folds = first.task, first.folds
+    n_classes = len(first.classes) if first.classes is not None else 0
+    X = _stack_features([r.raw_oof for r in results], task)
+    X_test = _stack_features([r.raw_test for r in results], task)
+    width = (n_classes,) if task == "multiclass" else ()
+    raw_oof = np.zeros((len(y), *width))
+    scores = []
+    for fold in range(first.n_folds):
+        rows = folds == fold
+        model = _stacker(task, seed).fit(X[~rows], y[~rows])
+        raw_oof[rows] = _stack_predict(model, X[rows], task, n_classes)
+        scores.append(metric.score(y[rows], as_metric_input(raw_oof[rows], task, metric)))
+    model = _stacker(task, seed).fit(X, y)
+    return Stacked(raw_oof, _stack_predict(model, X_test, task, n_classes), scores, model)
+
+
+def _stack_weights(model: Any, names: Sequence[str], n_features: int) -> dict[str, float]:
+    """Each member's share of the stacker's absolute coefficients (for the summary)."""
+    coef = np.abs(np.atleast_2d(np.asarray(model.coef_)))
+    per_feature = coef.sum(axis=0)
+    width = n_features // len(names)
+    totals = {
+        name: float(per_feature[i * width : (i + 1) * width].sum()) for i, name in enumerate(names)
+    }
+    total = sum(totals.values()) or 1.0
+    return {name: value / total for name, value in totals.items()}
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """The final ensemble: its CVResult, how it was made ("hill" or "stack"), both OOF
+    scores (the stacker's None when it was not tried) and each member's weight."""
+
+    result: CVResult
+    method: str
+    hill_score: float
+    stack_score: float | None
+    weights: dict[str, float]
+
+
+def ensemble(
+    members: Sequence[Member], y: np.ndarray, metric: Metric, *, seed: int, stack_ok: bool = True
+) -> Ensemble:
+    """Hill climbing over the members' OOF predictions, or the stacker when its OOF score is
+    better (the stacker is tried with two members or more, when `stack_ok`)."""
+    from pipelines.blend import blend_results
+
+    runs = [replace(m.result, model=m.name) for m in members]
+    blend, hill = blend_results(runs, y, metric=metric, seed=seed, model="portfolio")
+    if len(runs) < 2 or not stack_ok:
+        return Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
+    stacked = stack(runs, y, metric, seed=seed)
+    stack_score = float(np.mean(stacked.fold_scores))
+    if not metric.is_better(stack_score, hill.mean):
+        return Ensemble(hill, "hill", hill.mean, stack_score, dict(blend.weights))
+    names = [r.model for r in runs]
+    width = _stack_features([r.raw_oof for r in runs], hill.task).shape[1]
+    weights = _stack_weights(stacked.model, names, width)
+    result = replace(
+        hill,
+        oof=as_metric_input(stacked.raw_oof, hill.task, metric),
+        test_predictions=as_metric_input(stacked.raw_test, hill.task, metric),
+        raw_oof=stacked.raw_oof,
+        raw_test=stacked.raw_test,
+        fold_scores=stacked.fold_scores,
+        params={"method": "stack", "stacker": type(stacked.model).__name__, "members": names},
+        blend_weights=weights,
+    )
+    return Ensemble(result, "stack", hill.mean, stack_score, weights)
+
+
+# -- the entry point ------------------------------------------------------------------------
+
+
+def candidate_families(
+    task: str, names: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """The families to consider (default: every registered one) that load and fit `task`,
+    and a note for each one left out. An unknown name is refused."""
+    from pipelines.models import FAMILIES
+
+    chosen = list(names) if names else list(family_names())
+    unknown = [n for n in chosen if n not in family_names()]
+    if unknown:
+        raise PipelinesError(
+            f"Unknown model {', '.join(map(repr, unknown))}; expected some of "
+            f"{', '.join(family_names())}."
+        )
+    kept, notes = [], []
+    for name in dict.fromkeys(chosen):
+        try:
+            family = FAMILIES[name]
+        except Exception as error:  # noqa: BLE001 - a family whose library is missing
+            notes.append(f"{name}: skipped, it cannot be loaded ({_one_line(error)})")
+            continue
+        if task not in family.tasks:
+            notes.append(f"{name}: skipped, it does not fit a {task} task")
+            continue
+        kept.append(name)
+    return kept, notes
+
+
+def run_portfolio(
+    data: Prepared,
+    *,
+    metric: str | Metric,
+    folds: np.ndarray,
+    deadline: Deadline,
+    families: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    on_step: OnStep | None = None,
+    tuning: bool = True,
+    gates: Mapping[str, tuple[str, str]] = GATES,
+) -> PortfolioResult:
+    """The best ensemble of the registered families that `deadline` allows (see the module's
+    docstring for the schedule). `families` restricts the families considered; `tuning=False`
+    leaves out the Optuna step; `gates` says which families must beat which on the probe to be
+    scheduled (default GATES). Same data, seed and clock: the same schedule."""
+    metric = get_metric(metric) if isinstance(metric, str) else metric
+    if not deadline.bounded:
+        raise PipelinesError("The portfolio needs a bounded deadline: give it a time budget.")
+    if data.task not in metric.tasks:
+        raise PipelinesError(
+            f"Metric {metric.name!r} does not apply to a {data.task} task; it fits "
+            f"{', '.join(metric.tasks)}. Pick another metric."
+        )
+    folds = np.asarray(folds).astype(np.int64)
+    schedule = _Schedule(data, metric, folds, deadline, seed, device, on_step, gates)
+    names, notes = candidate_families(data.task, families)
+    for text in notes:
+        schedule.note(text)
+    probes = schedule.run_probes(names)
+    if not probes:
+        raise PipelinesError(
+            "No model family could be probed in the time given: give a longer budget or "
+            "other families (the log says why each was skipped)."
+        )
+    schedule.run_defaults(probes)
+    if tuning:
+        schedule.run_tuning()
+    schedule.run_seeds()
+    schedule.report("ensemble", "portfolio", None)
+    # The stacker only when time is left for it (it fits k+1 small linear models).
+    stack_ok = schedule.deadline.remaining() > 0
+    chosen = ensemble(schedule.members, data.y, metric, seed=seed, stack_ok=stack_ok)
+    method, hill_score, stack_score = chosen.method, chosen.hill_score, chosen.stack_score
+    members = tuple(
+        replace(m, weight=float(chosen.weights.get(m.name, 0.0))) for m in schedule.members
+    )
+    final = chosen.result
+    final = replace(
+        final,
+        params={
+            **final.params,
+            "weights": {m.name: m.weight for m in members},
+            "portfolio": [m.summary() for m in members],
+        },
+        fit_seconds=schedule.clock() - schedule.started,
+    )
+    verdict = (
+        f"stacker OOF {stack_score:.5f} beats hill climbing {hill_score:.5f}"
+        if method == "stack"
+        else f"hill climbing {hill_score:.5f}"
+        + ("" if stack_score is None else f" (stacker {stack_score:.5f} not better)")
+    )
+    schedule.note(f"ensemble: {verdict}")
+    schedule.report("ensemble", "portfolio", final.mean)
+    return PortfolioResult(
+        result=final,
+        members=members,
+        method=method,
+        hill_score=hill_score,
+        stack_score=stack_score,
+        log=tuple(schedule.log),
+        seconds=schedule.clock() - schedule.started,
+    )

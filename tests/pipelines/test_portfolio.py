@@ -1,0 +1,307 @@
+"""The portfolio's schedule on a scripted clock: real LightGBM fits (a few trees on a churn
+sample) registered as families whose every fold costs a fixed number of seconds on a fake
+clock, so budgets, skips and the order of steps are exact and repeat; and the ensemble's
+choice between hill climbing and the stacker on OOF predictions made to favour each."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pipelines.models as models
+from pipelines.deadline import Deadline
+from pipelines.errors import PipelinesError
+from pipelines.metrics import get_metric
+from pipelines.models import Fitted, FoldData
+from pipelines.models.lgbm import FAMILY as LGBM
+from pipelines.portfolio import ensemble, run_portfolio
+from pipelines.result import CVResult
+
+
+class FakeClock:
+    """Seconds that pass only when a fit says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Clocked:
+    """LightGBM with `trees` trees (row-subsampled, so seeds differ) registered as `name`; each
+    fit costs `cost` seconds on `clock`, cut at a deadline on that clock, as a real fit is."""
+
+    tasks = ("binary", "multiclass", "regression")
+    epoch_callbacks = False
+    min_budget = 1.0
+
+    def __init__(
+        self, name: str, clock: FakeClock, cost: float, trees: int = 20, per_leaf: bool = False
+    ) -> None:
+        self.name, self.clock, self.cost, self.trees = name, clock, cost, trees
+        # Tuned settings cost other than the defaults: fewer leaves, slower (more trees).
+        self.per_leaf = per_leaf
+        self.description = f"LightGBM with {trees} trees, {cost:g}s a fold"
+        self.members = (name,)
+
+    def default_params(self) -> dict[str, Any]:
+        return {"n_estimators": self.trees, "subsample": 0.7, "subsample_freq": 1}
+
+    def check_params(self, params: Mapping[str, Any] | None) -> None:
+        return None
+
+    def search_space(self, trial: Any) -> dict[str, Any]:
+        return {"num_leaves": trial.suggest_int("num_leaves", 4, 31, log=True)}
+
+    def fit_fold(
+        self,
+        fold: FoldData,
+        params: Mapping[str, Any] | None,
+        *,
+        seed: int,
+        device: str,
+        deadline: Deadline,
+        callbacks: Sequence[Any] = (),
+    ) -> Fitted:
+        settings = {**self.default_params(), **(params or {})}
+        fitted = LGBM.fit_fold(fold, settings, seed=seed, device=device, deadline=Deadline.never())
+        spend = self.fold_cost(params)
+        if deadline.bounded and deadline.clock is self.clock:
+            spend = min(spend, max(deadline.remaining(), 0.0))
+        self.clock.advance(spend)
+        return Fitted(fitted, {self.name: fitted.members["lgbm"]})
+
+    def fold_cost(self, params: Mapping[str, Any] | None) -> float:
+        leaves = (params or {}).get("num_leaves", 16) if self.per_leaf else 16
+        return self.cost * 16 / leaves
+
+    def predict(self, fitted: Fitted, X: Any) -> dict[str, np.ndarray]:
+        return {self.name: LGBM.predict(fitted.state, X)["lgbm"]}
+
+    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        return members[self.name]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """Register families for this test, as a family module registers itself."""
+
+    def add(family: Any, module: str | None = None) -> None:
+        if module is None:
+            module = f"portfolio_test_family_{family.name}"
+            holder = types.ModuleType(module)
+            holder.FAMILY = family  # type: ignore[attr-defined]
+            monkeypatch.setitem(sys.modules, module, holder)
+        name = family if isinstance(family, str) else family.name
+        monkeypatch.setitem(models._MODULES, name, module)
+        monkeypatch.setitem(models.FAMILIES._modules, name, module)  # type: ignore[attr-defined]
+
+    return add
+
+
+@pytest.fixture(scope="module")
+def churn_data(prepared_churn):
+    return prepared_churn(900, 600, 3)
+
+
+def _families(register, clock: FakeClock) -> list[str]:
+    register(Clocked("fast", clock, cost=1.0))
+    register(Clocked("medium", clock, cost=3.0, trees=40))
+    register(Clocked("slow", clock, cost=200.0))
+    # A family whose library is not installed: its module cannot be imported.
+    register("missing", module="pipelines.models.no_such_library_family")
+    return ["fast", "medium", "slow", "missing"]
+
+
+def _run(data, folds, clock, names, budget: float, **kwargs):
+    return run_portfolio(
+        data, metric="auc", folds=folds, deadline=Deadline.after(budget, clock),
+        families=names, seed=0, device="cpu", **kwargs,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("budget", [12.0, 40.0, 150.0])
+def test_the_schedule_never_exceeds_its_budget(churn_data, clock, register, budget):
+    data, folds = churn_data
+    names = _families(register, clock)
+    started = clock.now
+    steps = []
+    result = _run(data, folds, clock, names, budget, on_step=steps.append)
+    assert clock.now - started <= budget
+    log = "\n".join(result.log)
+    assert "missing: skipped, it cannot be loaded (ModuleNotFoundError" in log
+    # The slow family's probe is cut at its share; a full CV of it can never fit.
+    assert "slow: defaults skipped" in log
+    assert {m.family for m in result.members} <= {"fast", "medium"}
+    assert result.members and result.members[0].family == "fast"
+    assert sum(m.weight for m in result.members) == pytest.approx(1.0)
+    assert 0.5 < result.result.mean <= 1 and len(result.result.test_predictions) == len(data.X_test)
+    # Progress: every step says what runs and how long is left, and time only runs down.
+    remaining = [s.remaining for s in steps]
+    assert remaining == sorted(remaining, reverse=True) and steps[-1].member == "portfolio"
+
+
+def test_a_longer_budget_tunes_the_leaders_and_bags_seeds(churn_data, clock, register):
+    data, folds = churn_data
+    names = _families(register, clock)
+    result = _run(data, folds, clock, names, 150.0)
+    kinds = {(m.family, m.kind) for m in result.members}
+    assert ("fast", "tuned") in kinds and ("fast", "defaults") in kinds
+    assert any(len(m.seeds) > 1 for m in result.members), result.log
+    bagged = next(m for m in result.members if len(m.seeds) > 1)
+    assert bagged.seeds == tuple(range(len(bagged.seeds)))
+    # A short budget buys no study: the log says why.
+    short = _run(data, folds, clock, ["fast"], 12.0)
+    assert any("not tuned" in line for line in short.log)
+
+
+def test_seeds_of_a_tuned_member_are_planned_on_its_own_cost(churn_data, clock, register):
+    """Tuned settings may cost more than the defaults: a seed planned on the defaults' time
+    would be cut before its trees converged and pull the average down."""
+    data, folds = churn_data
+    pricey = Clocked("pricey", clock, cost=1.0, per_leaf=True)
+    register(pricey)
+    started = clock.now
+    result = _run(data, folds, clock, ["pricey"], 300.0)
+    # Optuna's timeout runs on the budget's clock too: trials dearer than planned stop in time.
+    assert clock.now - started <= 300.0
+    tuned = next(m for m in result.members if m.kind == "tuned")
+    assert len(tuned.seeds) > 1 and pricey.fold_cost(tuned.params) > 1.5, result.log
+    full = pricey.fold_cost(tuned.params) * 3
+    seeds = [line for line in result.log if line.split("] ")[1].startswith("pricey_tuned: seed")]
+    assert seeds and all(f" in {full:.1f}s, " in line for line in seeds), (full, seeds)
+
+
+def test_same_seed_and_clock_script_give_the_same_schedule(churn_data, register):
+    data, folds = churn_data
+    runs = []
+    for _ in range(2):
+        clock = FakeClock()
+        names = _families(register, clock)
+        runs.append(_run(data, folds, clock, names, 100.0))
+    first, second = runs
+    # Every step of the schedule is in the replay: probes, defaults, a study, seeds.
+    assert {m.kind for m in first.members} == {"defaults", "tuned"}
+    assert any(len(m.seeds) > 1 for m in first.members)
+    assert first.log == second.log
+    assert [m.summary() for m in first.members] == [m.summary() for m in second.members]
+    np.testing.assert_array_equal(first.result.raw_test, second.result.raw_test)
+
+
+def test_a_gated_family_runs_only_when_its_probe_beats_its_rival(churn_data, clock, register):
+    data, folds = churn_data
+    register(Clocked("fast", clock, cost=1.0, trees=60))
+    register(Clocked("stub", clock, cost=1.0, trees=1))  # one tree: a worse probe
+    names = ["fast", "stub"]
+    held = _run(data, folds, clock, names, 40.0, gates={"stub": ("stub", "fast")})
+    assert "stub" not in {m.family for m in held.members}
+    assert any("stub: not scheduled, its stub probe" in line for line in held.log)
+    # The other way round, the gated family beats its rival and is scheduled.
+    let = _run(data, folds, clock, names, 40.0, gates={"fast": ("fast", "stub")})
+    assert "fast" in {m.family for m in let.members}
+    assert any("fast: scheduled, its fast probe" in line for line in let.log)
+
+
+class LibraryMissing(Clocked):
+    """A family that loads but whose library is missing when it fits, as a lazy import is."""
+
+    def fit_fold(self, fold: FoldData, params: Any, **kwargs: Any) -> Fitted:
+        import no_such_boosting_library  # noqa: F401
+
+        raise AssertionError("unreachable")
+
+
+def test_no_family_that_can_be_probed_is_a_clear_error(churn_data, clock, register):
+    data, folds = churn_data
+    register("missing", module="pipelines.models.no_such_library_family")
+    register(LibraryMissing("lazy", clock, cost=1.0))
+    with pytest.raises(PipelinesError, match="No model family could be probed"):
+        _run(data, folds, clock, ["missing", "lazy"], 30.0)
+    register(Clocked("fast", clock, cost=1.0))
+    result = _run(data, folds, clock, ["lazy", "fast"], 30.0)
+    assert [m.family for m in result.members] == ["fast"]
+    assert any(
+        "lazy: skipped, its probe failed (ModuleNotFoundError: No module named" in line
+        for line in result.log
+    )
+    with pytest.raises(PipelinesError, match="Unknown model 'nope'"):
+        _run(data, folds, clock, ["nope"], 30.0)
+    with pytest.raises(PipelinesError, match="bounded deadline"):
+        run_portfolio(data, metric="auc", folds=folds, deadline=Deadline.never())
+
+
+def _member(name: str, raw: np.ndarray, folds: np.ndarray) -> Any:
+    from pipelines.portfolio import Member
+
+    result = CVResult(
+        model=name, metric="rmse", task="regression", oof=raw, test_predictions=raw[:10],
+        test_ids=np.arange(10), classes=None, fold_scores=[0.0], params={}, fit_seconds=1.0,
+        device="cpu", seed=0, n_folds=int(folds.max()) + 1, folds=folds, raw_oof=raw,
+        raw_test=raw[:10],
+    )  # fmt: skip
+    return Member(name, name, "defaults", {}, (0,), 0.0, 1.0, result)
+
+
+def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
+    rng = np.random.default_rng(0)
+    n = 600
+    folds = np.arange(n) % 5
+    rmse = get_metric("rmse")
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    # The target is a difference: no blend with non-negative weights gets near it, a linear
+    # stacker does.
+    y = a - b + rng.normal(scale=0.05, size=n)
+    chosen = ensemble([_member("a", a, folds), _member("b", b, folds)], y, rmse, seed=0)
+    assert chosen.method == "stack" and chosen.stack_score < chosen.hill_score
+    assert chosen.result.mean == pytest.approx(chosen.stack_score)
+    assert sum(chosen.weights.values()) == pytest.approx(1.0)
+    # One member is the target itself: hill climbing is perfect and the stacker cannot win.
+    chosen = ensemble([_member("exact", y, folds), _member("noise", a, folds)], y, rmse, seed=0)
+    assert chosen.method == "hill" and chosen.stack_score is not None
+    assert not rmse.is_better(chosen.stack_score, chosen.hill_score)
+    assert chosen.result.mean == pytest.approx(chosen.hill_score)
+    assert chosen.weights == {"exact": 1.0, "noise": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("target", "metric"), [("price", "rmse"), ("cut", "accuracy"), ("cut", "multiclass_logloss")]
+)
+def test_every_task_gets_an_ensemble_of_its_own_kind(diamonds, clock, register, target, metric):
+    from pipelines.features import prepare_frames
+    from pipelines.folds import make_folds
+
+    sample = diamonds.iloc[:700]
+    data = prepare_frames(
+        sample.iloc[:500], sample.iloc[500:].drop(columns=target), target=target,
+        id_column="rownames",
+    )  # fmt: skip
+    folds = make_folds(data.y, task=data.task, n_splits=3, seed=0)
+    register(Clocked("fast", clock, cost=1.0))
+    register(Clocked("medium", clock, cost=2.0, trees=40))
+    started = clock.now
+    result = run_portfolio(
+        data, metric=metric, folds=folds, deadline=Deadline.after(40.0, clock),
+        families=["fast", "medium"], seed=0, device="cpu",
+    )  # fmt: skip
+    assert clock.now - started <= 40.0
+    final = result.result
+    assert final.task == data.task and len(final.test_predictions) == len(data.X_test)
+    if data.task == "multiclass":
+        assert final.raw_test.shape == (len(data.X_test), len(data.classes))
+    chosen = result.stack_score if result.method == "stack" else result.hill_score
+    assert final.mean == pytest.approx(chosen)
+    assert sum(m.weight for m in result.members) == pytest.approx(1.0)
