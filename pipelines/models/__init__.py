@@ -28,6 +28,8 @@ _MODULES = {
     "lgbm": "pipelines.models.lgbm",
     "nn": "pipelines.models.nn",
     "hybrid": "pipelines.models.hybrid",
+    "realmlp": "pipelines.models.realmlp",
+    "lgbm_td": "pipelines.models.td_gbdt",
 }
 
 
