@@ -30,6 +30,7 @@ _MODULES = {
     "hybrid": "pipelines.models.hybrid",
     "realmlp": "pipelines.models.realmlp",
     "lgbm_td": "pipelines.models.td_gbdt",
+    "xgb_td": "pipelines.models.xgb_td",
 }
 
 

@@ -22,7 +22,7 @@ from pipelines.tuning import SPACES, tune
 TINY_NET = {"backbone": "mlp", "n_blocks": 1, "d_block": 32, "d_embedding": 8, "max_epochs": 3}
 FEW_TREES = {"n_estimators": 30, "n_jobs": 1}
 TINY = {"lgbm": FEW_TREES, "nn": TINY_NET, "hybrid": {"nn": TINY_NET, "lgbm": FEW_TREES}}
-TINY |= {"realmlp": {"n_epochs": 3, "n_threads": 1}, "lgbm_td": FEW_TREES}
+TINY |= {"realmlp": {"n_epochs": 3, "n_threads": 1}, "lgbm_td": FEW_TREES, "xgb_td": FEW_TREES}
 PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
 
 
@@ -63,7 +63,7 @@ def test_the_registry_lists_every_family_without_importing_them():
         "'pipelines.models.lgbm') if x in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["lgbm,nn,hybrid,realmlp,lgbm_td", "[]"]
+    assert out.stdout.split() == ["lgbm,nn,hybrid,realmlp,lgbm_td,xgb_td", "[]"]
     assert list(FAMILIES) == list(family_names()) == list(SPACES)
     with pytest.raises(PipelinesError, match="Unknown model 'xgb'; expected one of lgbm, nn"):
         get_family("xgb")
@@ -156,6 +156,7 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
         "hybrid": {"nn": {**TINY_NET, "max_epochs": 50}, "lgbm": {"n_estimators": 300}},
         "realmlp": {"n_threads": 1},
         "lgbm_td": {"n_estimators": 300},
+        "xgb_td": {"n_estimators": 300},
     }[name]
     result = cross_validate(
         data, model=name, metric="auc", folds=folds, params=params, device="cpu", deadline=PASSED
@@ -164,7 +165,8 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
     assert np.isfinite(result.test_predictions).all()
     members = result.members or (result,)
     for member in members:
-        assert member.best_iterations == ([1, 1, 1] if "lgbm" in member.model else [0, 0, 0])
+        trees = "lgbm" in member.model or "xgb" in member.model
+        assert member.best_iterations == ([1, 1, 1] if trees else [0, 0, 0])
 
 
 def test_a_first_trial_past_the_timeout_is_cut_not_run_to_the_end(tiny):

@@ -16,13 +16,13 @@ from pipelines.errors import PipelinesError
 from pipelines.features import prepare_frames
 from pipelines.folds import make_folds
 from pipelines.metrics import get_metric
-from pipelines.models import FAMILIES, FoldData
+from pipelines.models import FAMILIES, FoldData, td_gbdt, xgb_td
 from pipelines.models import realmlp as realmlp_module
-from pipelines.models.td_gbdt import TD_CLASSIFICATION, TD_REGRESSION
 
 TINY = {
     "realmlp": {"n_epochs": 16, "batch_size": 64, "n_threads": 1},
     "lgbm_td": {"n_estimators": 40, "n_jobs": 1},
+    "xgb_td": {"n_estimators": 40, "n_jobs": 1},
 }
 FAMILY_NAMES = tuple(TINY)
 PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
@@ -52,6 +52,18 @@ def multiclass(diamonds):
 @pytest.fixture(scope="module")
 def regression(diamonds):
     return _diamonds(diamonds, "price")
+
+
+def _first_fold(data, folds) -> FoldData:
+    return FoldData(
+        X_fit=data.X[folds != 0],
+        y_fit=data.y[folds != 0],
+        X_valid=data.X[folds == 0],
+        y_valid=data.y[folds == 0],
+        task=data.task,
+        n_classes=0,
+        metric=get_metric("auc"),
+    )
 
 
 TASK_METRIC = {"binary": "auc", "multiclass": "multiclass_logloss", "regression": "rmse"}
@@ -101,7 +113,9 @@ def test_a_deadline_already_passed_still_fits_every_fold_fast(name, binary):
     data, folds = binary
     import pytabkit  # noqa: F401 - imported before the clock starts: the folds' time is timed
 
-    params = {"realmlp": {"n_threads": 1}, "lgbm_td": {"n_jobs": 1}}[name]  # full-length fits
+    params = {"realmlp": {"n_threads": 1}, "lgbm_td": {"n_jobs": 1}, "xgb_td": {"n_jobs": 1}}[
+        name
+    ]  # full-length fits
     started = time.monotonic()
     result = cross_validate(
         data, model=name, metric="auc", folds=folds, params=params, device="cpu", deadline=PASSED
@@ -153,15 +167,7 @@ def test_realmlp_reads_categories_and_fills_missing_numbers(binary):
     a missing number becomes the fit rows' median, so a row with one still predicts."""
     data, folds = binary
     assert data.categorical, "the churn table has categorical columns"
-    fold = FoldData(
-        X_fit=data.X[folds != 0],
-        y_fit=data.y[folds != 0],
-        X_valid=data.X[folds == 0],
-        y_valid=data.y[folds == 0],
-        task=data.task,
-        n_classes=0,
-        metric=get_metric("auc"),
-    )
+    fold = _first_fold(data, folds)
     family = FAMILIES["realmlp"]
     fitted = family.fit_fold(fold, TINY["realmlp"], seed=0, device="cpu", deadline=Deadline.never())
     model = fitted.state.model
@@ -186,7 +192,8 @@ def test_realmlp_leaves_no_files_behind(binary, tmp_path, monkeypatch):
 
 
 def test_the_td_defaults_are_pytabkits():
-    """The LightGBM TD settings are pytabkit's DefaultParams, in LightGBM's sklearn names."""
+    """The LightGBM and XGBoost TD settings are pytabkit's DefaultParams, in the libraries'
+    scikit-learn names."""
     from pytabkit.models.sklearn.default_params import DefaultParams
 
     names = {
@@ -196,7 +203,78 @@ def test_the_td_defaults_are_pytabkits():
         "min_sum_hessian_in_leaf": "min_child_weight",
     }
     for ours, theirs in (
-        (TD_CLASSIFICATION, DefaultParams.LGBM_TD_CLASS),
-        (TD_REGRESSION, DefaultParams.LGBM_TD_REG),
+        (td_gbdt.TD_CLASSIFICATION, DefaultParams.LGBM_TD_CLASS),
+        (td_gbdt.TD_REGRESSION, DefaultParams.LGBM_TD_REG),
+        (xgb_td.TD_CLASSIFICATION, DefaultParams.XGB_TD_CLASS),
+        (xgb_td.TD_REGRESSION, DefaultParams.XGB_TD_REG),
     ):
         assert ours == {names.get(key, key): value for key, value in theirs.items()}
+
+
+@pytest.mark.parametrize("name", FAMILY_NAMES)
+def test_every_sampled_setting_fits(name, binary):
+    """Tuning's samples are settings the estimator takes: a few trials fit a fold each."""
+    import optuna
+
+    data, folds = binary
+    family = FAMILIES[name]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    fold = _first_fold(data, folds)
+    for _ in range(3):
+        params = {**family.search_space(study.ask()), **TINY[name]}
+        family.check_params(params)
+        fitted = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
+        assert np.isfinite(family.predict(fitted, fold.X_valid)[name]).all()
+
+
+class Ticks:
+    """A clock that moves one second each time it is read: a deadline at `at` passes at the
+    at-th check, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return float(self.reads)
+
+
+def test_xgboost_stops_at_its_deadline_keeping_the_best_iteration_so_far(binary):
+    data, folds = binary
+    fold = _first_fold(data, folds)
+    family = FAMILIES["xgb_td"]
+    params = {"n_estimators": 300, "early_stopping_rounds": 300, "n_jobs": 1}
+    free = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(8.0, Ticks()))
+    model = cut.state.model
+    assert model.get_booster().num_boosted_rounds() == 8, "boosting went on past the deadline"
+    auc = free.state.model.evals_result()["validation_0"]["auc"]
+    assert len(auc) == 300
+    best = int(np.argmax(auc[:8]))
+    assert model.best_iteration == best and cut.members["xgb_td"].best_iteration == best + 1
+    assert np.array_equal(
+        family.predict(cut, data.X_test)["xgb_td"],
+        free.state.model.predict_proba(data.X_test, iteration_range=(0, best + 1))[:, 1],
+    )
+
+
+def test_xgboost_fits_a_fold_that_lacks_a_class(multiclass):
+    """A multiclass fold whose fit rows miss a class: XGBoost is fit on the classes present,
+    and the absent class gets probability 0 in every row."""
+    data, folds = multiclass
+    rare = int(np.argmin(np.bincount(data.y)))
+    fit = (folds != 0) & (data.y != rare)
+    fold = FoldData(
+        X_fit=data.X[fit],
+        y_fit=data.y[fit],
+        X_valid=data.X[folds == 0],
+        y_valid=data.y[folds == 0],
+        task="multiclass",
+        n_classes=len(data.classes),
+        metric=get_metric("multiclass_logloss"),
+    )
+    family = FAMILIES["xgb_td"]
+    fitted = family.fit_fold(fold, TINY["xgb_td"], seed=0, device="cpu", deadline=Deadline.never())
+    proba = family.predict(fitted, data.X_test)["xgb_td"]
+    assert proba.shape == (len(data.X_test), len(data.classes))
+    assert (proba[:, rare] == 0).all() and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
