@@ -280,3 +280,21 @@ def test_xgboost_fits_a_fold_that_lacks_a_class(multiclass):
     proba = family.predict(fitted, data.X_test)["xgb_td"]
     assert proba.shape == (len(data.X_test), len(data.classes))
     assert (proba[:, rare] == 0).all() and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_realmlp_places_itself_on_the_device_asked_for(binary):
+    """The device "auto" uses CUDA when torch sees it (pytabkit's "cuda:0"), else the CPU;
+    "cuda" on a machine without a GPU is refused in one line, before any fold is fit."""
+    import torch
+
+    data, folds = binary
+    gpu = torch.cuda.is_available()
+    assert realmlp_module.resolve_device("auto") == ("cuda:0" if gpu else "cpu")
+    assert realmlp_module.resolve_device("cpu") == "cpu"
+    if not gpu:
+        with pytest.raises(PipelinesError, match="device 'cuda' was asked for but torch sees no"):
+            cross_validate(data, model="realmlp", metric="auc", folds=folds, device="cuda")
+    result = cross_validate(
+        data, model="realmlp", metric="auc", folds=folds, params=TINY["realmlp"], device="auto"
+    )
+    assert result.device == ("cuda" if gpu else "cpu")
