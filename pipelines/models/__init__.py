@@ -29,6 +29,9 @@ _MODULES = {
     "catboost": "pipelines.models.catboost_family",
     "nn": "pipelines.models.nn",
     "hybrid": "pipelines.models.hybrid",
+    "realmlp": "pipelines.models.realmlp",
+    "lgbm_td": "pipelines.models.td_gbdt",
+    "xgb_td": "pipelines.models.xgb_td",
 }
 
 

@@ -22,7 +22,11 @@ from compete.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["torch", "lightgbm", "gradio", "optuna", "pandas", "sklearn", "kaggle", "sqlalchemy"]
-HEAVY += ["catboost"]  # a model family's library loads when the family is first used
+HEAVY += [
+    "catboost",
+    "pytabkit",
+    "xgboost",
+]  # a model family's library loads when the family is first used
 runner = CliRunner()
 
 

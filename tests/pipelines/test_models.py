@@ -23,6 +23,7 @@ TINY_NET = {"backbone": "mlp", "n_blocks": 1, "d_block": 32, "d_embedding": 8, "
 FEW_TREES = {"n_estimators": 30, "n_jobs": 1}
 TINY = {"lgbm": FEW_TREES, "nn": TINY_NET, "hybrid": {"nn": TINY_NET, "lgbm": FEW_TREES}}
 TINY["catboost"] = {"iterations": 30, "thread_count": 1}
+TINY |= {"realmlp": {"n_epochs": 3, "n_threads": 1}, "lgbm_td": FEW_TREES, "xgb_td": FEW_TREES}
 PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
 
 
@@ -156,6 +157,9 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
         "nn": {**TINY_NET, "max_epochs": 50},
         "hybrid": {"nn": {**TINY_NET, "max_epochs": 50}, "lgbm": {"n_estimators": 300}},
         "catboost": {"iterations": 300},
+        "realmlp": {"n_threads": 1},
+        "lgbm_td": {"n_estimators": 300},
+        "xgb_td": {"n_estimators": 300},
     }[name]
     result = cross_validate(
         data, model=name, metric="auc", folds=folds, params=params, device="cpu", deadline=PASSED
@@ -164,7 +168,7 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
     assert np.isfinite(result.test_predictions).all()
     members = result.members or (result,)
     for member in members:
-        trees = "lgbm" in member.model or member.model == "catboost"
+        trees = "lgbm" in member.model or "xgb" in member.model or member.model == "catboost"
         assert member.best_iterations == ([1, 1, 1] if trees else [0, 0, 0])
 
 

@@ -163,7 +163,7 @@ def test_storages_and_arguments(tmp_path):
         open_storage("redis://localhost")
     with pytest.raises(PipelinesError, match="storage URL or a journal"):
         open_storage(None, None)
-    assert {"lgbm", "catboost", "nn", "hybrid"} <= set(SPACES)
+    assert {"lgbm", "catboost", "nn", "hybrid", "realmlp", "lgbm_td", "xgb_td"} <= set(SPACES)
     params = nn_space(optuna.trial.FixedTrial({
         "backbone": "mlp", "num_embeddings": "none", "d_embedding": 8, "n_blocks": 1,
         "d_block": 64, "dropout": 0.1, "lr": 1e-3, "weight_decay": 1e-5,
