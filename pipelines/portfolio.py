@@ -2,18 +2,20 @@
 
 The schedule, all on the competition's shared folds and inside one Deadline:
 
-1. probe: each family's defaults fit on one fold, timed, to learn seconds per full CV and a
-   first score; a family that cannot be imported, does not fit the task or whose probe fails
-   is skipped with a note. A family with a `GATES` entry (the hybrid) is scheduled only when
-   its probe beats the family it is meant to improve on (LightGBM);
-2. defaults: each family's defaults cross-validated, best probe first; a step whose estimated
-   time exceeds what is left is not started (the first one always runs, cut to fit);
-3. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
+1. defaults: each family's defaults cross-validated, in PRIORITY order (strong and cheap
+   first). The first family gets the time it needs; each later one at most STEP_SHARE of
+   what is left, and is not started when its expected time (measured, or the first member's
+   time scaled by PRIOR_COST) exceeds that. Its first fold is the probe: when that fold is
+   cut, or says the whole CV would not fit, the family stops there. A family that cannot be
+   imported, does not fit the task or fails is skipped with a note. A family with a `GATES`
+   entry (the hybrid) runs after its rival and only when its probe on the first fold beats
+   the rival's first fold;
+2. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
    at least MIN_TRIALS trials;
-4. seeds: another seed of each family's best member, same folds, its OOF and test
+3. seeds: another seed of each family's best member, same folds, its OOF and test
    predictions averaged into the member (bagging), while time remains; a seed is planned on
    that member's own measured cost, and one cut at its deadline is not averaged in;
-5. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
+4. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
    level-2 stacker cross-validated on the same folds, used only when its OOF score is better.
 
 Every step gets a Deadline carved out of the overall one, so it is cut cleanly keeping what it
@@ -56,10 +58,18 @@ __all__ = [
 MIN_BUDGET = 30.0
 # Share of the whole budget kept back for the ensemble (hill climbing and the stacker).
 ENSEMBLE_SHARE, ENSEMBLE_MIN = 0.04, 1.0
-# The probes together take at most this share of the time left when they start.
-PROBE_SHARE = 0.25
-# A full CV is estimated as the probe's fold times the fold count, times this margin
-# (the data and fold sizes vary a little); a step is given its estimate times STEP_SLACK.
+# The order families' defaults run in: strong and cheap first (on small and medium tables
+# the boosted trees lead and cost seconds; the networks cost ten times more). Families not
+# named here run after these, in the order given.
+PRIORITY = ("lgbm", "catboost", "xgb_td", "lgbm_td", "realmlp", "nn", "hybrid")
+# A full CV's cost relative to LightGBM's defaults, measured on wa_churn and diamonds (2 CPU
+# cores): before a family has run, its time is guessed from the first member's by these.
+PRIOR_COST = {"lgbm": 1.0, "catboost": 1.0, "xgb_td": 1.0, "lgbm_td": 3.0, "realmlp": 10.0,
+              "nn": 5.0, "hybrid": 6.0}  # fmt: skip
+# After the first family, one family's defaults may take at most this share of the time left.
+STEP_SHARE = 0.5
+# A full CV is estimated as the first fold's time times the fold count, times this margin
+# (the data and fold sizes vary a little); a seed step is given its estimate times STEP_SLACK.
 ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
 # Tuning: the leading families tuned, the least trials worth a study, the share of the time
 # left that tuning may take (the rest goes to seeds), and a trial's cost against a default
@@ -142,6 +152,14 @@ class PortfolioResult:
 
 
 OnStep = Callable[[Step], None]
+
+
+class _TooSlow(Exception):
+    """A family's first fold says its full CV would not fit the time it was given."""
+
+    def __init__(self, first: float, need: float, given: float) -> None:
+        super().__init__(f"a full CV needs ~{need:.1f}s, {given:.1f}s given")
+        self.first, self.need, self.given = first, need, given
 
 
 @dataclass
@@ -231,55 +249,31 @@ class _Schedule:
         score = scores[gate[0]] if gate and gate[0] in scores else pick(scores.values())
         return _Probe(name, score, fold * self.n_folds * ESTIMATE_MARGIN, scores, cut)
 
-    def run_probes(self, names: Sequence[str]) -> list[_Probe]:
-        probes: list[_Probe] = []
-        probes_end = self.work.share(PROBE_SHARE)
-        for i, name in enumerate(names):
-            share = probes_end.split(len(names) - i)
-            # A family whose one fold takes longer than this could not fit a full CV in half
-            # of what is left: its probe stops there.
-            longest = self.work.remaining() / (2 * self.n_folds)
-            if share.remaining() > longest:
-                share = self.carve(longest)
-            if share.remaining() <= 0:
-                self.note(f"{name}: skipped, no time left to probe it")
-                continue
-            self.report("probe", name, None)
-            try:
-                probe = self.probe(name, share)
-            except Exception as error:  # noqa: BLE001 - one broken family must not end the run
-                self.note(f"{name}: skipped, its probe failed ({_one_line(error)})")
-                continue
-            self.estimates[name] = probe.cv_seconds
-            more = "more than " if probe.cut else ""
+    def gate(self, name: str) -> bool:
+        """Whether a gated family (the hybrid) is scheduled: its gate member's probe on the
+        first fold must beat its rival's first fold (the rival runs before it). A family
+        without a gate, or whose rival is not a member, is scheduled."""
+        rule = self.gates.get(name)
+        rival = next((m for m in self.members if m.family == rule[1]), None) if rule else None
+        if rule is None or rival is None:
+            return True
+        deadline = self.carve(self.work.remaining() / (2 * self.n_folds))
+        self.report("probe", name, None)
+        probe = self.probe(name, deadline)
+        self.estimates[name] = probe.cv_seconds
+        rival_score = rival.result.fold_scores[0]
+        if probe.cut or not self.metric.is_better(probe.score, rival_score):
+            why = "was cut at its deadline" if probe.cut else f"{probe.score:.5f} does not beat"
             self.note(
-                f"{name}: probe score {probe.score:.5f}, a full CV needs {more}"
-                f"~{probe.cv_seconds:.1f}s"
+                f"{name}: not scheduled, its {rule[0]} probe {why} {rule[1]}'s first fold "
+                f"{rival_score:.5f}"
             )
-            self.report("probe", name, probe.score)
-            probes.append(probe)
-        return self.gate(probes)
-
-    def gate(self, probes: list[_Probe]) -> list[_Probe]:
-        """Drop the families whose probe does not beat the family they must improve on."""
-        by_name = {p.family: p for p in probes}
-        kept = []
-        for probe in probes:
-            rule = self.gates.get(probe.family)
-            rival = by_name.get(rule[1]) if rule else None
-            if rule and rival is not None:
-                if not self.metric.is_better(probe.score, rival.score):
-                    self.note(
-                        f"{probe.family}: not scheduled, its {rule[0]} probe {probe.score:.5f} "
-                        f"does not beat {rule[1]}'s {rival.score:.5f}"
-                    )
-                    continue
-                self.note(
-                    f"{probe.family}: scheduled, its {rule[0]} probe {probe.score:.5f} beats "
-                    f"{rule[1]}'s {rival.score:.5f}"
-                )
-            kept.append(probe)
-        return kept
+            return False
+        self.note(
+            f"{name}: scheduled, its {rule[0]} probe {probe.score:.5f} beats {rule[1]}'s first "
+            f"fold {rival_score:.5f}"
+        )
+        return True
 
     # -- full cross-validations -----------------------------------------------------------
 
@@ -292,20 +286,29 @@ class _Schedule:
         params: dict[str, Any] | None,
         seed: int,
         deadline: Deadline,
+        probe: bool = False,
     ) -> tuple[CVResult, float, bool]:
         """Cross-validate within `deadline`: the result, its seconds, and whether it was cut
-        (it ended at its deadline, so its folds stopped before they converged)."""
+        (it ended at its deadline, so its folds stopped before they converged). With `probe`,
+        the first fold decides whether to go on: _TooSlow when it was cut or says the whole
+        CV would not fit the deadline."""
         from pipelines.cv import cross_validate
 
         scores: list[float] = []
+        started = self.clock()
+        allotted = max(deadline.remaining(), 0.0)
 
         def on_fold(fold: int, n_folds: int, score: float) -> None:
             scores.append(score)
             self.report(phase, label, float(np.mean(scores)))
+            if probe and fold == 0:
+                took = self.clock() - started
+                need = took * n_folds * ESTIMATE_MARGIN
+                # The first fold's share is a k-th of the step: reaching it means it was cut.
+                if need > allotted or took >= (1 - CUT_SHARE) * allotted / n_folds:
+                    raise _TooSlow(took, need, allotted)
 
         self.report(phase, label, None)
-        started = self.clock()
-        allotted = max(deadline.remaining(), 0.0)
         result = cross_validate(
             self.data, model=name, metric=self.metric, folds=self.folds, params=params,
             seed=seed, device=self.device, on_fold=on_fold, deadline=deadline,
@@ -318,32 +321,67 @@ class _Schedule:
             self.member_seconds[label] = seconds
         return result, seconds, cut
 
-    def fits(self, name: str, *, first: bool = False) -> bool:
-        """Whether a full CV of `name` fits in what is left; the first step always runs."""
-        need, left = self.estimates[name], self.work.remaining()
-        return need <= left or (first and left > 0)
+    def order(self, names: Sequence[str]) -> list[str]:
+        """Families in PRIORITY order (others after, as given); a gated family after its
+        rival, so its probe has the rival's first fold to beat."""
+        rank = {name: i for i, name in enumerate(PRIORITY)}
+        ordered = sorted(names, key=lambda n: (rank.get(n, len(rank)), list(names).index(n)))
+        for name, (_, rival) in self.gates.items():
+            if name in ordered and rival in ordered:
+                ordered.remove(name)
+                ordered.insert(ordered.index(rival) + 1, name)
+        return ordered
 
-    def run_defaults(self, probes: list[_Probe]) -> None:
-        order = sorted(probes, key=lambda p: -p.score if self.metric.greater_is_better else p.score)
-        for probe in order:
-            name = probe.family
-            if probe.cut and self.members:
+    def expected(self, name: str) -> float | None:
+        """A full CV's seconds for a family not run yet: its measured time if known, else the
+        first member's measured time scaled by PRIOR_COST (None when there is no basis)."""
+        if name in self.estimates:
+            return self.estimates[name]
+        if not self.members or name not in PRIOR_COST:
+            return None
+        first = self.members[0]
+        if first.family not in PRIOR_COST:
+            return None
+        return first.seconds * PRIOR_COST[name] / PRIOR_COST[first.family]
+
+    def run_defaults(self, names: Sequence[str]) -> None:
+        """Each family's defaults cross-validated, in priority order. The first fold is the
+        probe: a family whose first fold says a full CV would not fit what it was given is
+        stopped there. The first family gets all the time (something must come out); the
+        others at most STEP_SHARE of what is left, and those expected to need more than is
+        left are not started."""
+        for name in self.order(names):
+            left = self.work.remaining()
+            first = not self.members
+            if left <= 0:
+                self.note(f"{name}: defaults skipped, no time left")
+                continue
+            guess = self.expected(name)
+            if not first and guess is not None and guess > left * STEP_SHARE:
                 self.note(
-                    f"{name}: defaults skipped, its probe fold was cut at its deadline (a full "
-                    f"CV needs more than ~{self.estimates[name]:.1f}s)"
+                    f"{name}: defaults skipped, a full CV needs ~{guess:.1f}s and "
+                    f"{left * STEP_SHARE:.1f}s of the {left:.1f}s left could go to it"
                 )
                 continue
-            if not self.fits(name, first=not self.members):
+            try:
+                if not first and not self.gate(name):
+                    continue
+                deadline = self.carve(left if first else self.work.remaining() * STEP_SHARE)
+                result, seconds, cut = self.cross_validate(
+                    name, name, "defaults", params=None, seed=self.seed, deadline=deadline,
+                    probe=not first,
+                )  # fmt: skip
+            except _TooSlow as slow:
+                self.estimates[name] = slow.need
                 self.note(
-                    f"{name}: defaults skipped, a full CV needs ~{self.estimates[name]:.1f}s and "
-                    f"{max(self.work.remaining(), 0):.1f}s are left"
+                    f"{name}: defaults skipped after its first fold ({slow.first:.1f}s): a full "
+                    f"CV needs ~{slow.need:.1f}s and {slow.given:.1f}s could go to it"
                 )
                 continue
-            deadline = self.carve(self.estimates[name] * STEP_SLACK + 1.0)
-            result, seconds, cut = self.cross_validate(
-                name, name, "defaults", params=None, seed=self.seed, deadline=deadline
-            )
-            # A CV measured whole is a better estimate than the probe's.
+            except Exception as error:  # noqa: BLE001 - one broken family must not end the run
+                self.note(f"{name}: skipped, its probe failed ({_one_line(error)})")
+                continue
+            # A CV measured whole is a better estimate than any guess.
             self.estimates[name] = seconds
             self.add(Member(name, name, "defaults", dict(result.params), (self.seed,),
                             result.mean, seconds, result))  # fmt: skip
@@ -704,13 +742,12 @@ def run_portfolio(
     names, notes = candidate_families(data.task, families)
     for text in notes:
         schedule.note(text)
-    probes = schedule.run_probes(names)
-    if not probes:
+    schedule.run_defaults(names)
+    if not schedule.members:
         raise PipelinesError(
-            "No model family could be probed in the time given: give a longer budget or "
-            "other families (the log says why each was skipped)."
+            "No model family could be probed or fit in the time given: give a longer budget "
+            "or other families (the log says why each was skipped)."
         )
-    schedule.run_defaults(probes)
     if tuning:
         schedule.run_tuning()
     schedule.run_seeds()
