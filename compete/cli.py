@@ -317,7 +317,7 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, model and sampler.")] = 0,
     device: Annotated[
-        Device, typer.Option(help="auto uses CUDA when present (networks only).")
+        Device, typer.Option(help="auto uses CUDA when present: networks, and CatBoost from 50k rows.")
     ] = Device.auto,
     storage: Annotated[
         str | None,
@@ -347,9 +347,10 @@ def train(
     """Train within a time budget and write out-of-fold and test predictions and
     submission.csv to a new run folder, recorded in the history.
 
-    With --budget and no --model: the portfolio, the best ensemble the budget buys (a timed
-    probe per family, their defaults, Optuna on the leaders, extra seeds, then hill climbing
-    or a stacker over every member's out-of-fold predictions). With --model: that family
+    With --budget and no --model: the portfolio, the best ensemble the budget buys (each
+    family's defaults in order of strength per second, its first fold a timed probe, Optuna
+    on the leaders, extra seeds, then hill climbing or a stacker over every member's
+    out-of-fold predictions). With --model: that family
     alone, cross-validated on the competition's saved folds (or tuned with --trials or
     --timeout). With neither --model nor --budget: one LightGBM run."""
     import time

@@ -64,7 +64,7 @@ def test_a_portfolio_within_its_budget_ends_in_a_submission_the_host_accepts(wor
         assert 0.5 < member["cv"] <= 1 and member["seconds"] > 0
     assert sum(m["weight"] for m in members) == pytest.approx(1.0)
     assert run["method"] in {"hill", "stack"} and 0.5 < run["cv_mean"] <= 1
-    assert any("lgbm: probe score" in line for line in run["log"])
+    assert any(line.split("] ")[1].startswith("lgbm: defaults CV") for line in run["log"])
 
     folder = Path(run["folder"])
     assert (folder / "portfolio.json").is_file()
