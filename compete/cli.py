@@ -317,7 +317,7 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, model and sampler.")] = 0,
     device: Annotated[
-        Device, typer.Option(help="auto uses CUDA when present: networks, and CatBoost from 50k rows.")
+        Device, typer.Option(help="auto: CUDA when present (networks; CatBoost from 50k rows).")
     ] = Device.auto,
     storage: Annotated[
         str | None,
