@@ -130,6 +130,16 @@ class LightGBMFamily:
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return lgbm_space(trial)
 
+    def seed_varies(self, params: Mapping[str, Any] | None) -> bool:
+        """Whether another seed grows other trees with these settings: only row bagging
+        (subsample below 1 at a frequency above 0), column sampling or extra trees draw on
+        it; the defaults do none, so bagging their seeds would repeat one model."""
+        settings = {**DEFAULT_LGBM_PARAMS, **(params or {})}
+        rows = settings.get("subsample", settings.get("bagging_fraction", 1.0))
+        every = settings.get("subsample_freq", settings.get("bagging_freq", 0))
+        columns = settings.get("colsample_bytree", settings.get("feature_fraction", 1.0))
+        return (rows < 1 and every > 0) or columns < 1 or bool(settings.get("extra_trees"))
+
     def fit_fold(
         self,
         fold: FoldData,

@@ -195,3 +195,19 @@ def test_a_first_trial_past_the_timeout_is_cut_not_run_to_the_end(tiny):
     assert [t.state for t in result.trials] == ["COMPLETE"]
     assert result.best.best_iterations == [1, 1, 1]
     assert time.monotonic() - started < 1.5 + 10.0
+
+
+def test_lightgbm_says_when_another_seed_grows_other_trees(tiny):
+    """The portfolio bags a member over seeds only when a seed changes it: LightGBM's
+    defaults draw nothing from it, row bagging and column sampling do."""
+    lgbm = get_family("lgbm")
+    bagged = {"subsample": 0.7, "subsample_freq": 1}
+    assert not lgbm.seed_varies(None) and not lgbm.seed_varies({"subsample": 0.7})
+    assert lgbm.seed_varies(bagged) and lgbm.seed_varies({"colsample_bytree": 0.8})
+    data, folds = tiny
+    for params, differ in ((FEW_TREES, False), ({**FEW_TREES, **bagged}, True)):
+        a, b = (
+            cross_validate(data, model="lgbm", metric="auc", folds=folds, params=params, seed=s)
+            for s in (0, 1)
+        )
+        assert (not np.array_equal(a.oof, b.oof)) == differ == lgbm.seed_varies(params)
