@@ -2,14 +2,14 @@
 
 The schedule, all on the competition's shared folds and inside one Deadline:
 
-1. defaults: each family's defaults cross-validated, in PRIORITY order (strong and cheap
-   first). The first family gets the time it needs; each later one at most STEP_SHARE of
-   what is left, and is not started when its expected time (measured, or the first member's
-   time scaled by PRIOR_COST) exceeds that. Its first fold is the probe: when that fold is
-   cut, or says the whole CV would not fit, the family stops there. A family that cannot be
-   imported, does not fit the task or fails is skipped with a note. A family with a `GATES`
-   entry (the hybrid) runs after its rival and only when its probe on the first fold beats
-   the rival's first fold;
+1. defaults: each family's defaults cross-validated, the first in PRIORITY order (strong
+   and cheap), then the cheapest expected first. The first family gets the time it needs;
+   each later one at most STEP_SHARE of what is left, and is not started when its expected
+   time (measured, or the first member's time scaled by PRIOR_COST) exceeds that. Its first
+   fold is the probe: when that fold is cut, or says the whole CV would not fit, the family
+   stops there. A family that cannot be imported, does not fit the task or fails is skipped
+   with a note. A family with a `GATES` entry (the hybrid) runs after its rival and only
+   when its probe on the first fold beats the rival's first fold;
 2. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
    at least MIN_TRIALS trials;
 3. seeds: another seed of each family's best member, same folds, its OOF and test
@@ -69,8 +69,8 @@ PRIORITY = ("lgbm", "catboost", "xgb_td", "lgbm_td", "realmlp", "nn", "hybrid")
 PRIOR_COST = {"lgbm": 1.0, "catboost": 3.0, "xgb_td": 2.0, "lgbm_td": 3.0, "realmlp": 10.0,
               "nn": 5.0, "hybrid": 6.0}  # fmt: skip
 # After the first family, one family's defaults may take at most this share of the time left
-# (the rest goes to the families after it, tuning and seeds).
-STEP_SHARE = 0.75
+# (the cheapest expected runs first, so a costly one takes only what the cheaper ones left).
+STEP_SHARE = 0.9
 # A full CV is estimated as the first fold's time times the fold count, times this margin
 # (the data and fold sizes vary a little); a seed step is given its estimate times STEP_SLACK.
 ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
@@ -347,13 +347,30 @@ class _Schedule:
             return None
         return first.seconds * PRIOR_COST[name] / PRIOR_COST[first.family]
 
+    def next_family(self, pending: list[str]) -> str:
+        """The first family in priority order; after it, the one expected to cost least
+        (families without an estimate in priority order after those with one), a gated family
+        never before its rival."""
+        if not self.members:
+            return pending[0]
+        gated = {name for name, (_, rival) in self.gates.items() if rival in pending}
+        ready = [name for name in pending if name not in gated] or pending
+        guesses = {name: self.expected(name) for name in ready}
+        return min(
+            ready,
+            key=lambda n: (guesses[n] is None, guesses[n] or 0.0, pending.index(n)),
+        )
+
     def run_defaults(self, names: Sequence[str]) -> None:
-        """Each family's defaults cross-validated, in priority order. The first fold is the
-        probe: a family whose first fold says a full CV would not fit what it was given is
-        stopped there. The first family gets all the time (something must come out); the
-        others at most STEP_SHARE of what is left, and those expected to need more than is
-        left are not started."""
-        for name in self.order(names):
+        """Each family's defaults cross-validated: the first in priority order, then the
+        cheapest expected first. The first fold is the probe: a family whose first fold says
+        a full CV would not fit what it was given is stopped there. The first family gets all
+        the time (something must come out); the others at most STEP_SHARE of what is left,
+        and those expected to need more than that are not started."""
+        pending = self.order(names)
+        while pending:
+            name = self.next_family(pending)
+            pending.remove(name)
             left = self.work.remaining()
             first = not self.members
             if left <= 0:
