@@ -39,27 +39,27 @@ PRONOUNS = _set("i we you they he she it that which who this these those there")
 # A bare verb counts after these (an instruction, or "we/you/they + verb").
 BARE_VERB_AFTER = _set("i we you they then first also just simply always never and")
 # Bare verbs of this domain and of plain English; the inflected forms are derived below.
-VERBS = """accept accumulate add adapt affect allow append apply assert assume attend average
-avoid backpropagate become begin behave blow break bring build cache calibrate call cast cause
-change check clamp clip collapse compare compute concatenate contain continue convert copy count
+VERBS = """accept accumulate act add adapt affect allow append apply assert assume attend average
+avoid backpropagate become broadcast begin behave blow break bring build cache calibrate call cast catch cause come
+change check clamp clip collapse compare compute concatenate confirm contain continue convert copy count
 cover create cross cut damage decay decode decrease define degrade depend destabilise
 destabilize detect differ disappear distort divide do drift drop emit enable end ensure equal
 evaluate exceed exclude expect explode extend extrapolate fail feed fill find fit fix flow
-follow forget freeze get give go grow guard handle happen hide hit hold ignore improve include
+follow forget freeze get give go grow guard handle happen help hide hit hold ignore improve include
 increase initialise initialize inspect interpolate introduce invent keep kill know lack land
 lead leak learn leave let lie limit load log look lose lower make map mask match mean measure
 memorise memorize merge miss mix monitor move multiply need normalise normalize occur offset
 overfit overflow overwrite pack pad pass pick place plot point precompute predict prevent print
-produce push put raise ramp reach read rebuild receive recompute recover reduce reinitialise
+produce push put raise ramp rank reach read rebuild receive recompute recover reduce reinitialise
 reinitialize reload remain remove rename repeat replace replay report reproduce require rerun
 reset restart restore resume retrain return reuse rise rotate run sample saturate save scale
 see seem send separate set share shift show shrink shuffle sit skip slow solve split spike
-split spread stabilise stabilize start stay stop store strip subtract sum swap take tell test
-think tie tolerate track train transpose treat trust try turn underflow undo unfreeze untie
+split spread stabilise stabilize start stay stop store strip subtract sum surface swap take tell test
+think tie tolerate track train transpose truncate treat trigger trust try turn underflow undo unfreeze untie
 update use vanish verify view want warm weight work write zero"""
 IRREGULAR_PAST = {
     "become": "became", "begin": "began", "blow": "blew", "break": "broke", "bring": "brought",
-    "build": "built", "do": "did", "feed": "fed", "find": "found", "forget": "forgot",
+    "build": "built", "come": "came", "do": "did", "feed": "fed", "find": "found", "forget": "forgot",
     "freeze": "froze", "get": "got", "give": "gave", "go": "went", "grow": "grew",
     "hold": "held", "keep": "kept", "know": "knew", "lead": "led", "learn": "learnt",
     "leave": "left", "lie": "lay", "lose": "lost", "make": "made", "mean": "meant",
@@ -99,8 +99,19 @@ ENUMERATION = re.compile(
     re.IGNORECASE,
 )
 WORD = re.compile(r"[a-z][a-z0-9_'\-]*", re.IGNORECASE)
+# Words between a subject and its verb ("it never triggers", "keys only show").
+ADVERBS = _set("never always also only still often usually then just already rarely seldom")
+NOT_PLURAL = _set("this these those thus always perhaps whereas hers yours ours theirs")
+# An introductory phrase before an instruction: "To check, compare ...", "Alternatively, keep".
+INTRO = re.compile(
+    r"^\s*(?:(?:to|first|then|also|finally|before|after|if|when|instead|otherwise|"
+    r"alternatively|afterwards|next)\b[^,]{0,60},\s*|(?:alternatively|instead|otherwise|"
+    r"finally|next|then)\s+)",
+    re.IGNORECASE,
+)
 MIN_CLAIM_WORDS = 4
 LIST_TERM_WORDS = 6
+ENUMERATED_WORDS = 3
 
 
 def _third_person(verb: str) -> str:
@@ -129,6 +140,12 @@ IRREGULAR = {past: verb for verb, past in IRREGULAR_PAST.items() if past != verb
 REGULAR_PAST = {_past(v): v for v in BARE if v not in IRREGULAR_PAST}
 
 
+def _plural(word: str | None) -> bool:
+    """A plural noun as a subject ("logits", "embeddings"), not "is", "its" or "loss"."""
+    return bool(word) and len(word) > 3 and word.endswith("s") and not word.endswith(
+        ("ss", "us", "is", "ous")) and word not in NOT_PLURAL
+
+
 def words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
 
@@ -139,6 +156,9 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
     tokens = words(text)
     if len(tokens) < MIN_CLAIM_WORDS:
         return False
+    intro = INTRO.match(text)
+    if intro and is_claim(text[intro.end() :], opens_sentence=True):
+        return True  # "To check, compare ...": an instruction after an introductory phrase
     for index, token in enumerate(tokens):
         before = tokens[index - 1] if index else None
         if token in AUXILIARIES or token.endswith("n't"):
@@ -151,8 +171,15 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
             return True  # "which destroys", "it overwrote", "that shifted"
         if token in REGULAR_PAST and before in PRONOUNS:
             return True
+        if index > 1 and before in ADVERBS and (token in THIRD_PERSON or token in IRREGULAR
+                                                or token in REGULAR_PAST or token in BARE):
+            return True  # "it never triggers", "the model never learned", "keys only show"
+        if token in BARE and index > 0 and _plural(before):
+            return True  # "the attention logits grow", "the embeddings stay trainable"
         if token in BARE and (
-            (index == 0 and opens_sentence) or (before in BARE_VERB_AFTER and index < 4)
+            (index == 0 and opens_sentence)
+            or (before in BARE_VERB_AFTER and index < 4)
+            or before in {"i", "we", "you", "they"}
         ):
             return True
     return False
@@ -212,7 +239,9 @@ def _is_list(sentence: str) -> bool:
     of their own: terms, not claims. An enumeration that follows a claim ("..., such as log
     of zero, division by zero, or a fully masked row") is part of that claim, and a series
     of instructions ("add clipping, lower the rate, and guard the log") is a claim each."""
-    plain = re.sub(r"\([^()]*\)|`[^`]*`", "", sentence).strip(" .")
+    plain = re.sub(r"\([^()]*\)|`[^`]*`|\[[^\[\]]*\]", "", sentence).strip(" .")
+    intro = INTRO.match(plain)
+    plain = plain[intro.end() :] if intro else plain  # "To check, compare a, b and c"
     lead, colon, rest = plain.partition(": ")
     if colon and is_claim(lead) and "," in rest:
         plain = rest  # "The fix has three parts: mask ..., pool ..., and check ..."
@@ -223,6 +252,11 @@ def _is_list(sentence: str) -> bool:
     opening = first[1] if first[:1] and first[0] in BARE_VERB_AFTER and len(first) > 1 else ""
     imperative = bool(first) and (first[0] in BARE or opening in BARE)
     if is_claim(parts[0]) and ENUMERATION.match(parts[1]):
+        return False
+    # "The order must be zero_grad, backward, clip, then step": a claim that names a series.
+    if is_claim(parts[0]) and (
+        len(parts) <= 4 or all(len(words(p)) <= ENUMERATED_WORDS for p in parts[1:])
+    ):
         return False
     # A part of more than LIST_TERM_WORDS words is a clause whose verb the lexicon missed
     # ("so their dot products drift upward without any limit"), not a term.

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from interview.claims import Claim, negated, read_answer, split_sentences
+from interview.claims import NEGATORS, Claim, negated, read_answer, split_sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,6 +67,11 @@ class FreeTextConfig:
     keyword_boost: float = 0.04
     per_sentence: int = 2
     stated_gate: bool = True
+    # A claim denies a concept only when nearer the denial than every claim of its sentence
+    # is to the concept.
+    sentence_reading: bool = True
+    # Near misses count once some concept's claim reaches this (None: `concept_threshold`).
+    near_miss_gate: float | None = None
     # A claim credits at most one concept (the nearest still open).
     one_idea_per_claim: bool = True
     # Off-rubric text allowed before the score shrinks (context, a hedge, an example).
@@ -78,6 +83,10 @@ class FreeTextConfig:
     beyond_question: float = 0.0
     min_words: int = 6
     max_chars: int = 2000
+    # A misconception's floor is at least the model answer's own nearest claim plus this, and
+    # its threshold at least `misconception_span` above that (None: fixed floor and threshold).
+    misconception_calibration: float | None = 0.0
+    misconception_span: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -106,17 +115,66 @@ def keyword_hit(patterns: list[str], text: str) -> bool:
 
 @dataclass(frozen=True)
 class _Idea:
-    """A rubric text group embedded once: vectors (k, 384) and each text's polarity."""
+    """A rubric text group embedded once: vectors (k, 384), each text's polarity and the
+    negating words it uses."""
 
     vectors: np.ndarray
     negated: np.ndarray  # (k,) bool
+    negators: tuple[frozenset[str], ...]
 
 
 def _idea(encoder: TextEncoder, texts: list[str]) -> _Idea:
     import numpy as np
 
     vectors = encoder.encode_cached(tuple(texts))
-    return _Idea(vectors, np.array([negated(t) for t in texts], dtype=bool))
+    flags = np.array([negated(t) for t in texts], dtype=bool)
+    return _Idea(vectors, flags, tuple(negators(t) for t in texts))
+
+
+def negators(text: str) -> frozenset[str]:
+    """The negating words of `text` ("not", "nothing", "n't" ...)."""
+    return frozenset(m.group(0).lower() for m in NEGATORS.finditer(text))
+
+
+def _same_polarity(claims: list[Claim], idea: _Idea, polarity: np.ndarray) -> np.ndarray:
+    """(claims, texts): whether each claim and text read the same way. Equal polarity, or
+    the same negating words (a clause "it has learned nothing" against "the model has
+    learned nothing, so ..." whose negation sits in a subordinate clause is no denial)."""
+    import numpy as np
+
+    same = polarity[:, None] == idea.negated[None, :]
+    if same.all() or not any(idea.negators):
+        return same
+    words = [negators(c.text) for c in claims]
+    shared = np.array([[bool(w) and w == n for n in idea.negators] for w in words], dtype=bool)
+    return same | shared
+
+
+_BASELINES: dict[tuple[str, ...], dict[str, float]] = {}
+
+
+def model_baseline(
+    rubric: Rubric, encoder: TextEncoder, config: FreeTextConfig
+) -> dict[str, float]:
+    """Each misconception's best similarity to a claim of the model answer (same polarity):
+    how near correct talk about this mechanism comes to it. Computed once per rubric."""
+    import numpy as np
+
+    key = (rubric.model_answer, *(p for m in rubric.misconceptions for p in (m.name, *m.paraphrases)))
+    cached = _BASELINES.get(key)
+    if cached is not None:
+        return cached
+    claims = [claim for s in read_answer(rubric.model_answer) for claim in s.claims]
+    result = {m.name: -1.0 for m in rubric.misconceptions}
+    if claims:
+        vectors = encoder.encode_cached(tuple(c.text for c in claims))
+        polarity = np.array([c.negated for c in claims], dtype=bool)
+        for misconception in rubric.misconceptions:
+            idea = _idea(encoder, misconception.paraphrases)
+            match = _masked_max(vectors @ idea.vectors.T, polarity[:, None] == idea.negated)
+            result[misconception.name] = float(match.max())
+    _BASELINES[key] = result
+    return result
 
 
 def _masked_max(similarity: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -169,7 +227,7 @@ def score_free_text(
     offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
-        same = polarity[:, None] == own.negated[None, :]
+        same = _same_polarity(claims, own, polarity)
         by_paraphrase = vectors @ own.vectors.T
         support = _masked_max(by_paraphrase, same)
         flipped = _masked_max(by_paraphrase, ~same)
@@ -177,7 +235,7 @@ def score_free_text(
         if concept.contradictions:
             turned = _idea(encoder, concept.contradictions)
             by_contradiction = vectors @ turned.vectors.T
-            agree = polarity[:, None] == turned.negated[None, :]
+            agree = _same_polarity(claims, turned, polarity)
             against = np.maximum(against, _masked_max(by_contradiction, agree))
             # "X does not hold" where the contradiction says "X holds" supports the concept.
             denial = _masked_max(by_contradiction, ~agree)
@@ -185,8 +243,16 @@ def score_free_text(
         if concept.keywords:
             boost = np.array([keyword_hit(concept.keywords, c.text) for c in claims])
             support = support + config.keyword_boost * boost
+        # The sentence's nearest reading decides: a clause cut out of a sentence that states
+        # the concept ("... means uniform predictions, so it has learned nothing") is no denial.
+        in_sentence = support
+        if config.sentence_reading:
+            best = {}
+            for index, claim in enumerate(claims):
+                best[claim.sentence] = max(best.get(claim.sentence, -1.0), float(support[index]))
+            in_sentence = np.array([best[c.sentence] for c in claims])
         denies = (against >= config.contradiction_threshold) & (
-            against >= support + config.contradiction_margin
+            against >= in_sentence + config.contradiction_margin
         )
         states = (
             (support >= min(config.concept_floor, config.concept_threshold))
@@ -229,7 +295,8 @@ def score_free_text(
             missed.append(concept.name)
     # Near misses count only beside an idea stated outright: text that merely sounds like the
     # topic ("the position id of my desk") earns nothing.
-    if found or not config.stated_gate:
+    gate = config.concept_threshold if config.near_miss_gate is None else config.near_miss_gate
+    if not config.stated_gate or max(credited.values(), default=-1.0) >= gate:
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
     for misconception in rubric.misconceptions:
         idea = _idea(encoder, misconception.paraphrases)
@@ -239,15 +306,20 @@ def score_free_text(
             boost = np.array([keyword_hit(misconception.keywords, c.text) for c in claims])
             match = match + config.keyword_boost * boost
         similarity[misconception.name] = float(match.max())
-        hits = match >= config.misconception_threshold
+        # Calibrated per item: the model answer states no misconception, so a claim must be
+        # nearer one than the model answer's nearest claim is (it talks about the same things).
+        floor, threshold = config.misconception_floor, config.misconception_threshold
+        if config.misconception_calibration is not None:
+            baseline = model_baseline(rubric, encoder, config)[misconception.name]
+            floor = max(floor, baseline + config.misconception_calibration)
+            threshold = max(threshold, floor + config.misconception_span)
+        hits = match >= threshold
         touched |= hits
         if hits.any():
             wrong.append(misconception.name)
             penalty += misconception.penalty
-        elif config.misconception_floor < config.misconception_threshold:
-            near = (float(match.max()) - config.misconception_floor) / (
-                config.misconception_threshold - config.misconception_floor
-            )
+        elif floor < threshold:
+            near = (float(match.max()) - floor) / (threshold - floor)
             penalty += misconception.penalty * min(1.0, max(0.0, near))
     raw = gained / total - penalty
     factor, notes = _form(sentences, claims, vectors, touched, config)
