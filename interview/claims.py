@@ -192,11 +192,14 @@ def negated(text: str) -> bool:
     if DENIAL_FRAME.search(text):
         return True
     count = 0
-    tokens = re.findall(r"[A-Za-z']+|,", text)
+    tokens = re.findall(r"[A-Za-z']+|[,:;]", text)
+    verb = _predicate(tokens)
     for index, token in enumerate(tokens):
         low = token.lower()
-        if index > 1 and low in SCOPE_END:
+        if index > 1 and (low in SCOPE_END or low in {":", ";"}):
             break
+        if verb is not None and index > verb + PREDICATE_REACH:
+            break  # "... leave the weights in a basin the run never leaves": a relative clause
         if not (NEGATORS.fullmatch(low) or low.endswith("n't")):
             continue
         after = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
@@ -207,6 +210,26 @@ def negated(text: str) -> bool:
     # Any denial, not its parity: "X does not help, and Y shows no difference" denies both
     # (two denials in one claim are far more common in answers than a double negative).
     return count > 0
+
+
+# A negator denies the claim's predicate when it comes before it or at most this many words
+# after it ("is not", "has no", "can never", "should also not").
+PREDICATE_REACH = 2
+
+
+def _predicate(tokens: list[str]) -> int | None:
+    """The index of the claim's first finite verb (an auxiliary, a third-person or past form
+    after a subject); None when the lexicon finds none."""
+    lowered = [t.lower() for t in tokens]
+    for index, token in enumerate(lowered):
+        before = lowered[index - 1] if index else ""
+        if token in AUXILIARIES or token.endswith("n't"):
+            return index
+        if index and before not in {"the", "a", "an", "of"} and (
+            token in THIRD_PERSON or token in IRREGULAR or token in REGULAR_PAST
+        ):
+            return index
+    return None
 
 
 @dataclass(frozen=True)

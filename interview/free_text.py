@@ -67,9 +67,6 @@ class FreeTextConfig:
     keyword_boost: float = 0.04
     per_sentence: int = 2
     stated_gate: bool = True
-    # A claim denies a concept only when nearer the denial than every claim of its sentence
-    # is to the concept.
-    sentence_reading: bool = True
     # Near misses count once some concept's claim reaches this (None: `concept_threshold`).
     near_miss_gate: float | None = None
     # A claim credits at most one concept (the nearest still open).
@@ -243,16 +240,8 @@ def score_free_text(
         if concept.keywords:
             boost = np.array([keyword_hit(concept.keywords, c.text) for c in claims])
             support = support + config.keyword_boost * boost
-        # The sentence's nearest reading decides: a clause cut out of a sentence that states
-        # the concept ("... means uniform predictions, so it has learned nothing") is no denial.
-        in_sentence = support
-        if config.sentence_reading:
-            best = {}
-            for index, claim in enumerate(claims):
-                best[claim.sentence] = max(best.get(claim.sentence, -1.0), float(support[index]))
-            in_sentence = np.array([best[c.sentence] for c in claims])
         denies = (against >= config.contradiction_threshold) & (
-            against >= in_sentence + config.contradiction_margin
+            against >= support + config.contradiction_margin
         )
         states = (
             (support >= min(config.concept_floor, config.concept_threshold))
