@@ -71,7 +71,8 @@ IRREGULAR_PAST = {
 # Words that deny a claim: grammatical negation, and verdicts that turn a step around
 # ("checking the logits is pointless" denies "check the logits").
 NEGATORS = re.compile(
-    r"\b(?:not|never|no|nor|neither|none|nothing|cannot|unnecessary|pointless|useless|"
+    r"\b(?<![_.])(?:not|never|no|nor|neither|none|nothing|nobody|nowhere|cannot|unnecessary|"
+    r"pointless|useless|"
     r"irrelevant|needless)\b|n't\b",
     re.IGNORECASE,
 )
@@ -192,7 +193,8 @@ def negated(text: str) -> bool:
     if DENIAL_FRAME.search(text):
         return True
     count = 0
-    tokens = re.findall(r"[A-Za-z']+|[,:;]", text)
+    # "torch.no_grad()" and "ignore_index" are one token each: no negation inside.
+    tokens = re.findall(r"[A-Za-z0-9_'.]*[A-Za-z0-9_']|[,:;]", text)
     verb = _predicate(tokens)
     for index, token in enumerate(tokens):
         low = token.lower()

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["FreeTextConfig", "FreeTextScore", "score_free_text"]
 
 
+
+
 @dataclass(frozen=True)
 class FreeTextConfig:
     """The free-text scorer's knobs, tuned on tests/interview/free_text_eval (held-out
@@ -67,6 +69,7 @@ class FreeTextConfig:
     keyword_boost: float = 0.04
     per_sentence: int = 2
     stated_gate: bool = True
+    sentence_reading: bool = True
     # Near misses count once some concept's claim reaches this (None: `concept_threshold`).
     near_miss_gate: float | None = None
     # A claim credits at most one concept (the nearest still open).
@@ -228,7 +231,8 @@ def score_free_text(
         by_paraphrase = vectors @ own.vectors.T
         support = _masked_max(by_paraphrase, same)
         flipped = _masked_max(by_paraphrase, ~same)
-        against = np.where(flipped >= config.flipped_threshold, flipped, -1.0)
+        flipped = np.where(flipped >= config.flipped_threshold, flipped, -1.0)
+        against = np.full(len(claims), -1.0)
         if concept.contradictions:
             turned = _idea(encoder, concept.contradictions)
             by_contradiction = vectors @ turned.vectors.T
@@ -240,9 +244,23 @@ def score_free_text(
         if concept.keywords:
             boost = np.array([keyword_hit(concept.keywords, c.text) for c in claims])
             support = support + config.keyword_boost * boost
-        denies = (against >= config.contradiction_threshold) & (
+        # A paraphrase read with its polarity flipped denies only when no claim of the same
+        # sentence states the concept about as closely: "X is not enough, because Y" is
+        # negated by the regex yet states the concept, and its clause "Y" says so.
+        in_sentence = support
+        if config.sentence_reading:
+            best: dict[int, float] = {}
+            for index, claim in enumerate(claims):
+                best[claim.sentence] = max(best.get(claim.sentence, -1.0), float(support[index]))
+            in_sentence = np.array([best[c.sentence] for c in claims])
+        by_flip = (flipped >= config.contradiction_threshold) & (
+            flipped >= in_sentence + config.contradiction_margin
+        )
+        by_contra = (against >= config.contradiction_threshold) & (
             against >= support + config.contradiction_margin
         )
+        denies = by_flip | by_contra
+        against = np.maximum(against, flipped)
         states = (
             (support >= min(config.concept_floor, config.concept_threshold))
             & ~denies
