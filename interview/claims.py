@@ -223,10 +223,18 @@ def _predicate(tokens: list[str]) -> int | None:
     """The index of the claim's first finite verb (an auxiliary, a third-person or past form
     after a subject); None when the lexicon finds none."""
     lowered = [t.lower() for t in tokens]
+    clause = []
     for index, token in enumerate(lowered):
-        before = lowered[index - 1] if index else ""
+        if index > 1 and (token in SCOPE_END or token in {":", ";", ","}):
+            break
+        clause.append(token)
+    # An auxiliary first: "the attention weights don't add up" has its verb in "don't", not
+    # in "weights" (a plural noun that is also a verb).
+    for index, token in enumerate(clause):
         if token in AUXILIARIES or token.endswith("n't"):
             return index
+    for index, token in enumerate(clause):
+        before = clause[index - 1] if index else ""
         if index and before not in {"the", "a", "an", "of"} and (
             token in THIRD_PERSON or token in IRREGULAR or token in REGULAR_PAST
         ):
