@@ -31,6 +31,10 @@ class ItemCheck:
 MAX_CUE_SHARE = 0.4
 # Below this many choice items a share says nothing (two items are 50 % each).
 MIN_ITEMS_FOR_CUES = 5
+# An item's own model answer must earn at least this: an expert who answers with it has
+# stated every idea, so anything less is a rubric (or grader) defect that caps every
+# candidate's credit on the item and keeps strong sessions out of the top band.
+MODEL_ANSWER_MIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -187,11 +191,16 @@ def check_free_text(item: Item, grader: Grader) -> tuple[ItemCheck, float, float
     problems, notes = [], []
     model = grader.grade(item, rubric.model_answer)
     model_margin = model.score - item.pass_mark
-    if not model.passed:
+    floor = max(item.pass_mark, MODEL_ANSWER_MIN)
+    if model.score < floor:
+        why = "pass mark" if floor == item.pass_mark else "the model-answer minimum"
+        denied = "; ".join(f"{c!r} denies {i!r}" for c, i in model.contradictions)
         problems.append(
-            f"model answer scores {model.score:.2f} < pass mark {item.pass_mark:.2f} "
+            f"model answer scores {model.score:.2f} < {why} {floor:.2f} "
             f"(missed: {', '.join(model.concepts_missed) or '-'}; "
-            f"misconceptions: {', '.join(model.misconceptions) or '-'})"
+            f"misconceptions: {', '.join(model.misconceptions) or '-'}"
+            + (f"; contradictions: {denied}" if denied else "")
+            + "): reword the concept's paraphrases or contradictions"
         )
     notes.append(f"model {model.score:.2f}")
     wrong_margin = -1.0
