@@ -39,27 +39,30 @@ PRONOUNS = _set("i we you they he she it that which who this these those there")
 # A bare verb counts after these (an instruction, or "we/you/they + verb").
 BARE_VERB_AFTER = _set("i we you they then first also just simply always never and")
 # Bare verbs of this domain and of plain English; the inflected forms are derived below.
-VERBS = """accept accumulate act add adapt affect allow append apply assert assume attend average
-avoid backpropagate become broadcast begin behave blow break bring build cache calibrate call cast catch cause come
-change check clamp clip collapse compare compute concatenate confirm contain continue convert copy count
-cover create cross cut damage decay decode decrease define degrade depend destabilise
-destabilize detect differ disappear distort divide do drift drop emit enable end ensure equal
-evaluate exceed exclude expect explode extend extrapolate fail feed fill find fit fix flow
-follow forget freeze get give go grow guard handle happen help hide hit hold ignore improve include
-increase initialise initialize inspect interpolate introduce invent keep kill know lack land
-lead leak learn leave let lie limit load log look lose lower make map mask match mean measure
-memorise memorize merge miss mix monitor move multiply need normalise normalize occur offset
-overfit overflow overwrite pack pad pass pick place plot point precompute predict prevent print
-produce push put raise ramp rank reach read rebuild receive recompute recover reduce reinitialise
-reinitialize reload remain remove rename repeat replace replay report reproduce require rerun
-reset restart restore resume retrain return reuse rise rotate run sample saturate save scale
-see seem send separate set share shift show shrink shuffle sit skip slow solve split spike
-split spread stabilise stabilize start stay stop store strip subtract sum surface swap take tell test
-think tie tolerate track train transpose truncate treat trigger trust try turn underflow undo unfreeze untie
-update use vanish verify view want warm weight work write zero"""
+VERBS = """accept accumulate act add adapt affect allow append apply assert assume attend
+average avoid
+backpropagate become broadcast begin behave blow break bring build cache calibrate call cast
+catch cause come change check clamp clip collapse compare compute concatenate confirm
+contain continue convert copy count cover create cross cut damage decay decode decrease
+define degrade depend destabilise destabilize detect differ disappear distort divide do
+drift drop emit enable end ensure equal evaluate exceed exclude expect explode extend
+extrapolate fail feed fill find fit fix flow follow forget freeze get give go grow guard
+handle happen help hide hit hold ignore improve include increase initialise initialize
+inspect interpolate introduce invent keep kill know lack land lead leak learn leave let lie
+limit load log look lose lower make map mask match mean measure memorise memorize merge miss
+mix monitor move multiply need normalise normalize occur offset overfit overflow overwrite
+pack pad pass pick place plot point precompute predict prevent print produce push put raise
+ramp rank reach read rebuild receive recompute recover reduce reinitialise reinitialize
+reload remain remove rename repeat replace replay report reproduce require rerun reset
+restart restore resume retrain return reuse rise rotate run sample saturate save scale see
+seem send separate set share shift show shrink shuffle sit skip slow solve split spike split
+spread stabilise stabilize start stay stop store strip subtract sum surface swap take tell
+test think tie tolerate track train transpose truncate treat trigger trust try turn
+underflow undo unfreeze untie update use vanish verify view want warm weight work write zero"""
 IRREGULAR_PAST = {
     "become": "became", "begin": "began", "blow": "blew", "break": "broke", "bring": "brought",
-    "build": "built", "come": "came", "do": "did", "feed": "fed", "find": "found", "forget": "forgot",
+    "build": "built", "come": "came", "do": "did", "feed": "fed", "find": "found",
+    "forget": "forgot",
     "freeze": "froze", "get": "got", "give": "gave", "go": "went", "grow": "grew",
     "hold": "held", "keep": "kept", "know": "knew", "lead": "led", "learn": "learnt",
     "leave": "left", "lie": "lay", "lose": "lost", "make": "made", "mean": "meant",
@@ -143,8 +146,13 @@ REGULAR_PAST = {_past(v): v for v in BARE if v not in IRREGULAR_PAST}
 
 def _plural(word: str | None) -> bool:
     """A plural noun as a subject ("logits", "embeddings"), not "is", "its" or "loss"."""
-    return bool(word) and len(word) > 3 and word.endswith("s") and not word.endswith(
-        ("ss", "us", "is", "ous")) and word not in NOT_PLURAL
+    return (
+        bool(word)
+        and len(word) > 3
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is", "ous"))
+        and word not in NOT_PLURAL
+    )
 
 
 def words(text: str) -> list[str]:
@@ -172,8 +180,16 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
             return True  # "which destroys", "it overwrote", "that shifted"
         if token in REGULAR_PAST and before in PRONOUNS:
             return True
-        if index > 1 and before in ADVERBS and (token in THIRD_PERSON or token in IRREGULAR
-                                                or token in REGULAR_PAST or token in BARE):
+        if (
+            index > 1
+            and before in ADVERBS
+            and (
+                token in THIRD_PERSON
+                or token in IRREGULAR
+                or token in REGULAR_PAST
+                or token in BARE
+            )
+        ):
             return True  # "it never triggers", "the model never learned", "keys only show"
         if token in BARE and index > 0 and _plural(before):
             return True  # "the attention logits grow", "the embeddings stay trainable"
@@ -235,8 +251,10 @@ def _predicate(tokens: list[str]) -> int | None:
             return index
     for index, token in enumerate(clause):
         before = clause[index - 1] if index else ""
-        if index and before not in {"the", "a", "an", "of"} and (
-            token in THIRD_PERSON or token in IRREGULAR or token in REGULAR_PAST
+        if (
+            index
+            and before not in {"the", "a", "an", "of"}
+            and (token in THIRD_PERSON or token in IRREGULAR or token in REGULAR_PAST)
         ):
             return index
     return None

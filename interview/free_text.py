@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["FreeTextConfig", "FreeTextScore", "score_free_text"]
 
 
-
-
 @dataclass(frozen=True)
 class FreeTextConfig:
     """The free-text scorer's knobs, tuned on tests/interview/free_text_eval (held-out
@@ -83,10 +81,10 @@ class FreeTextConfig:
     beyond_question: float = 0.0
     min_words: int = 6
     max_chars: int = 2000
-    # A misconception's floor is at least the model answer's own nearest claim plus this, and
-    # its threshold at least `misconception_span` above that (None: fixed floor and threshold).
-    misconception_calibration: float | None = 0.0
-    misconception_span: float = 0.1
+    # A claim at least this close to one of the model answer's own claims (same polarity) is
+    # never a misconception: the expert's "share the same Parameter object, not merely equal
+    # values" sits at 0.71 from "tying only saves memory" (None: no exemption).
+    model_claim_exempt: float | None = 0.9
 
 
 @dataclass(frozen=True)
@@ -148,33 +146,6 @@ def _same_polarity(claims: list[Claim], idea: _Idea, polarity: np.ndarray) -> np
     words = [negators(c.text) for c in claims]
     shared = np.array([[bool(w) and w == n for n in idea.negators] for w in words], dtype=bool)
     return same | shared
-
-
-_BASELINES: dict[tuple[str, ...], dict[str, float]] = {}
-
-
-def model_baseline(
-    rubric: Rubric, encoder: TextEncoder, config: FreeTextConfig
-) -> dict[str, float]:
-    """Each misconception's best similarity to a claim of the model answer (same polarity):
-    how near correct talk about this mechanism comes to it. Computed once per rubric."""
-    import numpy as np
-
-    key = (rubric.model_answer, *(p for m in rubric.misconceptions for p in (m.name, *m.paraphrases)))
-    cached = _BASELINES.get(key)
-    if cached is not None:
-        return cached
-    claims = [claim for s in read_answer(rubric.model_answer) for claim in s.claims]
-    result = {m.name: -1.0 for m in rubric.misconceptions}
-    if claims:
-        vectors = encoder.encode_cached(tuple(c.text for c in claims))
-        polarity = np.array([c.negated for c in claims], dtype=bool)
-        for misconception in rubric.misconceptions:
-            idea = _idea(encoder, misconception.paraphrases)
-            match = _masked_max(vectors @ idea.vectors.T, polarity[:, None] == idea.negated)
-            result[misconception.name] = float(match.max())
-    _BASELINES[key] = result
-    return result
 
 
 def _masked_max(similarity: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -305,6 +276,14 @@ def score_free_text(
     gate = config.concept_threshold if config.near_miss_gate is None else config.near_miss_gate
     if not config.stated_gate or max(credited.values(), default=-1.0) >= gate:
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
+    own_statement = np.zeros(len(claims), dtype=bool)
+    if config.model_claim_exempt is not None and rubric.misconceptions:
+        model = [c for s in read_answer(rubric.model_answer) for c in s.claims]
+        if model:
+            model_vectors = encoder.encode_cached(tuple(c.text for c in model))
+            model_polarity = np.array([c.negated for c in model], dtype=bool)
+            near = (vectors @ model_vectors.T) >= config.model_claim_exempt
+            own_statement = (near & (polarity[:, None] == model_polarity[None, :])).any(axis=1)
     for misconception in rubric.misconceptions:
         idea = _idea(encoder, misconception.paraphrases)
         by_paraphrase = vectors @ idea.vectors.T
@@ -312,14 +291,12 @@ def score_free_text(
         if misconception.keywords:
             boost = np.array([keyword_hit(misconception.keywords, c.text) for c in claims])
             match = match + config.keyword_boost * boost
+        if config.model_claim_exempt is not None:
+            # A claim that restates one of the model answer's own (same polarity) is no
+            # misconception, however near one it sits.
+            match = np.where(own_statement, -1.0, match)
         similarity[misconception.name] = float(match.max())
-        # Calibrated per item: the model answer states no misconception, so a claim must be
-        # nearer one than the model answer's nearest claim is (it talks about the same things).
         floor, threshold = config.misconception_floor, config.misconception_threshold
-        if config.misconception_calibration is not None:
-            baseline = model_baseline(rubric, encoder, config)[misconception.name]
-            floor = max(floor, baseline + config.misconception_calibration)
-            threshold = max(threshold, floor + config.misconception_span)
         hits = match >= threshold
         touched |= hits
         if hits.any():

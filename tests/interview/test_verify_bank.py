@@ -101,7 +101,8 @@ items:
         - name: loss near zero
           paraphrases: ["The loss drops to almost zero because copying is trivial."]
         - name: compare with a reference implementation
-          paraphrases: ["Run a trusted reference implementation on the same batch and compare its logits."]
+          paraphrases:
+            - Run a trusted reference implementation on the same batch and compare its logits.
       model_answer: >-
         Without shifting, the label at each position is the input token itself. Shift the labels
         left by one so each position predicts the next token. The loss drops to almost zero
