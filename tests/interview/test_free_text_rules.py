@@ -117,7 +117,7 @@ def test_a_list_of_terms_is_still_a_list():
         # The auxiliary is the predicate, not "weights" (a plural noun that is also a verb).
         ("The attention weights of a query don't add to one.", True),
         # A negation in a relative clause or after a colon does not deny the claim.
-        ("The updates leave the weights in a basin the run never fully leaves.", False),
+        ("Big updates can leave the weights in a basin the run never fully leaves.", False),
         ("Log the ratio in both runs: with warm-up no spike appears.", False),
         # An identifier is one token: "no_grad" holds no "no".
         ("torch.no_grad() switches dropout off.", False),
