@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
+from interview.claims import read_answer
 from interview.errors import GradingError
 from interview.free_text import FreeTextConfig, score_free_text
 from interview.sandbox import SandboxLimits, run_driver
@@ -144,6 +145,13 @@ class Grader:
             if item.rubric is not None:
                 for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
                     self.encoder.encode_cached(tuple(idea.paraphrases))
+                for concept in item.rubric.concepts:
+                    if concept.contradictions:
+                        self.encoder.encode_cached(tuple(concept.contradictions))
+                # The model answer's claims (its own statements are no misconception).
+                claims = [c.text for s in read_answer(item.rubric.model_answer) for c in s.claims]
+                if claims:
+                    self.encoder.encode_cached(tuple(claims))
 
     def prepare(self, item: Item) -> None:
         """Get ready to grade `item` soon (a session calls it when the item is shown): for a

@@ -107,6 +107,8 @@ class VerifyReport:
     model_margin: float | None
     wrong_margin: float | None
     cues: ChoiceCues | None = None
+    # The lowest score an item's own model answer earns (MODEL_ANSWER_MIN at least).
+    model_min: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,6 +142,10 @@ class VerifyReport:
             lines.append(
                 f"free-text margins: weakest model answer {self.model_margin:+.2f} above its "
                 f"pass mark, strongest wrong answer {self.wrong_margin:+.2f} (must be < 0)"
+            )
+        if self.model_min is not None:
+            lines.append(
+                f"lowest model-answer score {self.model_min:.2f} (at least {MODEL_ANSWER_MIN:.2f})"
             )
         return "\n".join(lines)
 
@@ -270,7 +276,7 @@ def verify_bank(
         if item.kind in kinds and (item_ids is None or item.id in item_ids)
     ]
     results: dict[str, ItemCheck] = {}
-    model_margins, wrong_margins = [], []
+    model_margins, wrong_margins, model_scores = [], [], []
     for item in items:
         if item.kind == "choice":
             results[item.id] = check_choice(item, grader)
@@ -278,6 +284,7 @@ def verify_bank(
             check, model_margin, wrong_margin = check_free_text(item, grader)
             results[item.id] = check
             model_margins.append(model_margin)
+            model_scores.append(model_margin + item.pass_mark)
             wrong_margins.append(wrong_margin)
     # Cues are a property of the whole bank, so they are measured on every choice item even
     # when only some are checked; each item that a cue gives away carries the problem.
@@ -293,6 +300,7 @@ def verify_bank(
     return VerifyReport(
         checks=tuple(results[item.id] for item in items),
         model_margin=min(model_margins) if model_margins else None,
+        model_min=min(model_scores) if model_scores else None,
         wrong_margin=max(wrong_margins) if wrong_margins else None,
         cues=cues,
     )

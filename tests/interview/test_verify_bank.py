@@ -17,9 +17,13 @@ def grader():
 
 
 def test_every_choice_and_free_text_item_of_the_bank_verifies(grader):
+    from interview.verify import MODEL_ANSWER_MIN
+
     report = verify_bank(load_bank(), grader, kinds=("choice", "free_text"))
     assert report.ok, report.render()
     assert report.model_margin is not None and report.model_margin >= 0
+    assert report.model_min is not None and report.model_min >= MODEL_ANSWER_MIN
+    assert "lowest model-answer score" in report.render()
     assert report.wrong_margin is not None and report.wrong_margin < 0
     counts = report.counts()
     assert counts["choice"] >= 1 and counts["free_text"] >= 1 and counts["problems"] == 0
