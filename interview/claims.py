@@ -3,9 +3,12 @@
 
 No tagger ships offline here, so a predicate is found with a small lexicon: an auxiliary or
 modal ("is", "does", "must"), a verb in its third-person or irregular past form ("shifts",
-"broke"), or a bare verb that opens a sentence (an instruction: "Divide the scores by...").
-A participle alone ("positions shifted by padding") is not a claim: that is how a rubric's
-concept names and a list of terms read.
+"broke"), or a bare verb that opens a sentence (an instruction: "Divide the scores by...",
+also after an introductory phrase: "To check, compare ..."), follows an adverb ("it never
+triggers") or a plural subject ("the logits grow"). A participle alone ("positions shifted by
+padding") is not a claim: that is how a rubric's concept names and a list of terms read.
+A claim is negated when a negator comes before its predicate or right after it ("does not",
+"has no"), not in a later clause ("... a basin the run never leaves").
 """
 
 from __future__ import annotations

@@ -9,9 +9,12 @@ claim, each claim serves one concept (the nearest still open) and each sentence 
 `concept_floor` to `concept_full` (soft credit: a near miss ranks above a miss, so correct >
 partial > wrong), and counts as stated in the feedback from `concept_threshold`. A claim whose
 nearest reading is the opposite one (a contradiction, or a paraphrase with its polarity
-flipped) contradicts the concept: no credit, and a penalty like a misconception's. Keywords
-never credit anything on their own: a keyword in a claim adds `keyword_boost` to that claim's
-similarity, no more.
+flipped) contradicts the concept: no credit, and a penalty like a misconception's; a claim
+and a text that use the same negating words read the same way, and a flipped reading is
+overruled by a claim of the same sentence that states the concept. A claim that restates one
+of the model answer's own claims is never a misconception (the rubric's author says it).
+Keywords never credit anything on their own: a keyword in a claim adds `keyword_boost` to
+that claim's similarity, no more.
 
 score = (earned weight / total weight - penalties) x repetition x focus, clipped to [0, 1];
 repetition is the share of the answer's text that is not a repeated sentence, focus shrinks
@@ -67,9 +70,9 @@ class FreeTextConfig:
     keyword_boost: float = 0.04
     per_sentence: int = 2
     stated_gate: bool = True
+    # A claim whose polarity reads flipped against a paraphrase denies the concept only when
+    # no claim of its sentence states it about as closely (False: the claim alone decides).
     sentence_reading: bool = True
-    # Near misses count once some concept's claim reaches this (None: `concept_threshold`).
-    near_miss_gate: float | None = None
     # A claim credits at most one concept (the nearest still open).
     one_idea_per_claim: bool = True
     # Off-rubric text allowed before the score shrinks (context, a hedge, an example).
@@ -273,8 +276,7 @@ def score_free_text(
             missed.append(concept.name)
     # Near misses count only beside an idea stated outright: text that merely sounds like the
     # topic ("the position id of my desk") earns nothing.
-    gate = config.concept_threshold if config.near_miss_gate is None else config.near_miss_gate
-    if not config.stated_gate or max(credited.values(), default=-1.0) >= gate:
+    if found or not config.stated_gate:
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
     own_statement = np.zeros(len(claims), dtype=bool)
     if config.model_claim_exempt is not None and rubric.misconceptions:
@@ -296,14 +298,15 @@ def score_free_text(
             # misconception, however near one it sits.
             match = np.where(own_statement, -1.0, match)
         similarity[misconception.name] = float(match.max())
-        floor, threshold = config.misconception_floor, config.misconception_threshold
-        hits = match >= threshold
+        hits = match >= config.misconception_threshold
         touched |= hits
         if hits.any():
             wrong.append(misconception.name)
             penalty += misconception.penalty
-        elif floor < threshold:
-            near = (float(match.max()) - floor) / (threshold - floor)
+        elif config.misconception_floor < config.misconception_threshold:
+            near = (float(match.max()) - config.misconception_floor) / (
+                config.misconception_threshold - config.misconception_floor
+            )
             penalty += misconception.penalty * min(1.0, max(0.0, near))
     raw = gained / total - penalty
     factor, notes = _form(sentences, claims, vectors, touched, config)
