@@ -119,6 +119,7 @@ INTRO = re.compile(
 MIN_CLAIM_WORDS = 4
 LIST_TERM_WORDS = 6
 ENUMERATED_WORDS = 3
+CONSEQUENCE = re.compile(r"(?:so|hence|therefore|thus|because|which)\b", re.IGNORECASE)
 
 
 def _third_person(verb: str) -> str:
@@ -308,9 +309,11 @@ def _is_list(sentence: str) -> bool:
     if is_claim(parts[0]) and ENUMERATION.match(parts[1]):
         return False
     # "The order must be zero_grad, backward, clip, then step": a claim that names a series.
-    if is_claim(parts[0]) and (
-        len(parts) <= 4 or all(len(words(p)) <= ENUMERATED_WORDS for p in parts[1:])
-    ):
+    if is_claim(parts[0]) and all(len(words(p)) <= ENUMERATED_WORDS for p in parts[1:]):
+        return False
+    # "... about 17 million, far beyond the fp16 range, so the growth is exponential": a
+    # claim whose asides end in a consequence stated as a clause of its own.
+    if is_claim(parts[0]) and CONSEQUENCE.match(parts[-1]) and is_claim(parts[-1]):
         return False
     # A part of more than LIST_TERM_WORDS words is a clause whose verb the lexicon missed
     # ("so their dot products drift upward without any limit"), not a term.

@@ -93,10 +93,23 @@ def test_a_half_stated_misconception_costs_part_of_its_penalty(bank, grader):
         # A claim that names a series is one claim, not a list of terms.
         "The order must be zero_grad, backward, clip, then step.",
         "Compare logits[:, :-1] with input_ids[:, 1:], so position t predicts token t+1.",
+        "Over 24 blocks that is a factor of 2 to the 24, about 17 million, far beyond the fp16 "
+        "range, so the growth is exponential in depth.",
     ],
 )
 def test_claims_the_lexicon_used_to_miss_are_claims(sentence):
     assert [s.kind for s in read_answer(sentence)] == ["claim"], read_answer(sentence)
+
+
+def test_concept_names_that_are_claims_pasted_as_a_list_earn_nothing(bank, grader):
+    # The first concept name is a claim ("strict=False silently skips mismatched keys"); the
+    # names and keywords after it are terms, so the whole is a list, not one claim.
+    from interview.verify import term_list_answer
+
+    item = bank.item("ft-rms-strict-false")
+    answer = term_list_answer(item)
+    assert "list" in [s.kind for s in read_answer(answer)]
+    assert grader.grade(item, answer).score == 0.0
 
 
 def test_a_list_of_terms_is_still_a_list():
