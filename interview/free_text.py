@@ -24,6 +24,7 @@ with no credited, contradicting or misconceived claim).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -125,11 +126,25 @@ class _Idea:
 
 
 def _idea(encoder: TextEncoder, texts: list[str]) -> _Idea:
+    key = tuple(texts)
+    flags, words = _polarity(key)
+    return _Idea(encoder.encode_cached(key), flags, words)
+
+
+@functools.lru_cache(maxsize=4096)
+def _polarity(texts: tuple[str, ...]) -> tuple[np.ndarray, tuple[frozenset[str], ...]]:
+    """Each rubric text's polarity and negating words, read once (rubric text repeats)."""
     import numpy as np
 
-    vectors = encoder.encode_cached(tuple(texts))
     flags = np.array([negated(t) for t in texts], dtype=bool)
-    return _Idea(vectors, flags, tuple(negators(t) for t in texts))
+    flags.setflags(write=False)
+    return flags, tuple(negators(t) for t in texts)
+
+
+@functools.lru_cache(maxsize=1024)
+def model_claims(model_answer: str) -> tuple[Claim, ...]:
+    """The claims of a rubric's model answer, read once."""
+    return tuple(claim for s in read_answer(model_answer) for claim in s.claims)
 
 
 def negators(text: str) -> frozenset[str]:
@@ -280,7 +295,7 @@ def score_free_text(
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
     own_statement = np.zeros(len(claims), dtype=bool)
     if config.model_claim_exempt is not None and rubric.misconceptions:
-        model = [c for s in read_answer(rubric.model_answer) for c in s.claims]
+        model = model_claims(rubric.model_answer)
         if model:
             model_vectors = encoder.encode_cached(tuple(c.text for c in model))
             model_polarity = np.array([c.negated for c in model], dtype=bool)

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
-from interview.claims import read_answer
 from interview.errors import GradingError
-from interview.free_text import FreeTextConfig, score_free_text
+from interview.free_text import FreeTextConfig, model_claims, score_free_text
 from interview.sandbox import SandboxLimits, run_driver
 
 if TYPE_CHECKING:
@@ -149,9 +148,9 @@ class Grader:
                     if concept.contradictions:
                         self.encoder.encode_cached(tuple(concept.contradictions))
                 # The model answer's claims (its own statements are no misconception).
-                claims = [c.text for s in read_answer(item.rubric.model_answer) for c in s.claims]
+                claims = model_claims(item.rubric.model_answer)
                 if claims:
-                    self.encoder.encode_cached(tuple(claims))
+                    self.encoder.encode_cached(tuple(c.text for c in claims))
 
     def prepare(self, item: Item) -> None:
         """Get ready to grade `item` soon (a session calls it when the item is shown): for a
