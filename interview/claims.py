@@ -3,9 +3,12 @@
 
 No tagger ships offline here, so a predicate is found with a small lexicon: an auxiliary or
 modal ("is", "does", "must"), a verb in its third-person or irregular past form ("shifts",
-"broke"), or a bare verb that opens a sentence (an instruction: "Divide the scores by...").
-A participle alone ("positions shifted by padding") is not a claim: that is how a rubric's
-concept names and a list of terms read.
+"broke"), or a bare verb that opens a sentence (an instruction: "Divide the scores by...",
+also after an introductory phrase: "To check, compare ..."), follows an adverb ("it never
+triggers") or a plural subject ("the logits grow"). A participle alone ("positions shifted by
+padding") is not a claim: that is how a rubric's concept names and a list of terms read.
+A claim is negated when a negator comes before its predicate or right after it ("does not",
+"has no"), not in a later clause ("... a basin the run never leaves").
 """
 
 from __future__ import annotations
@@ -39,27 +42,30 @@ PRONOUNS = _set("i we you they he she it that which who this these those there")
 # A bare verb counts after these (an instruction, or "we/you/they + verb").
 BARE_VERB_AFTER = _set("i we you they then first also just simply always never and")
 # Bare verbs of this domain and of plain English; the inflected forms are derived below.
-VERBS = """accept accumulate add adapt affect allow append apply assert assume attend average
-avoid backpropagate become begin behave blow break bring build cache calibrate call cast cause
-change check clamp clip collapse compare compute concatenate contain continue convert copy count
-cover create cross cut damage decay decode decrease define degrade depend destabilise
-destabilize detect differ disappear distort divide do drift drop emit enable end ensure equal
-evaluate exceed exclude expect explode extend extrapolate fail feed fill find fit fix flow
-follow forget freeze get give go grow guard handle happen hide hit hold ignore improve include
-increase initialise initialize inspect interpolate introduce invent keep kill know lack land
-lead leak learn leave let lie limit load log look lose lower make map mask match mean measure
-memorise memorize merge miss mix monitor move multiply need normalise normalize occur offset
-overfit overflow overwrite pack pad pass pick place plot point precompute predict prevent print
-produce push put raise ramp reach read rebuild receive recompute recover reduce reinitialise
-reinitialize reload remain remove rename repeat replace replay report reproduce require rerun
-reset restart restore resume retrain return reuse rise rotate run sample saturate save scale
-see seem send separate set share shift show shrink shuffle sit skip slow solve split spike
-split spread stabilise stabilize start stay stop store strip subtract sum swap take tell test
-think tie tolerate track train transpose treat trust try turn underflow undo unfreeze untie
-update use vanish verify view want warm weight work write zero"""
+VERBS = """accept accumulate act add adapt affect allow append apply assert assume attend
+average avoid
+backpropagate become broadcast begin behave blow break bring build cache calibrate call cast
+catch cause come change check clamp clip collapse compare compute concatenate confirm
+contain continue convert copy count cover create cross cut damage decay decode decrease
+define degrade depend destabilise destabilize detect differ disappear distort divide do
+drift drop emit enable end ensure equal evaluate exceed exclude expect explode extend
+extrapolate fail feed fill find fit fix flow follow forget freeze get give go grow guard
+handle happen help hide hit hold ignore improve include increase initialise initialize
+inspect interpolate introduce invent keep kill know lack land lead leak learn leave let lie
+limit load log look lose lower make map mask match mean measure memorise memorize merge miss
+mix monitor move multiply need normalise normalize occur offset overfit overflow overwrite
+pack pad pass pick place plot point precompute predict prevent print produce push put raise
+ramp rank reach read rebuild receive recompute recover reduce reinitialise reinitialize
+reload remain remove rename repeat replace replay report reproduce require rerun reset
+restart restore resume retrain return reuse rise rotate run sample saturate save scale see
+seem send separate set share shift show shrink shuffle sit skip slow solve split spike split
+spread stabilise stabilize start stay stop store strip subtract sum surface swap take tell
+test think tie tolerate track train transpose truncate treat trigger trust try turn
+underflow undo unfreeze untie update use vanish verify view want warm weight work write zero"""
 IRREGULAR_PAST = {
     "become": "became", "begin": "began", "blow": "blew", "break": "broke", "bring": "brought",
-    "build": "built", "do": "did", "feed": "fed", "find": "found", "forget": "forgot",
+    "build": "built", "come": "came", "do": "did", "feed": "fed", "find": "found",
+    "forget": "forgot",
     "freeze": "froze", "get": "got", "give": "gave", "go": "went", "grow": "grew",
     "hold": "held", "keep": "kept", "know": "knew", "lead": "led", "learn": "learnt",
     "leave": "left", "lie": "lay", "lose": "lost", "make": "made", "mean": "meant",
@@ -71,7 +77,8 @@ IRREGULAR_PAST = {
 # Words that deny a claim: grammatical negation, and verdicts that turn a step around
 # ("checking the logits is pointless" denies "check the logits").
 NEGATORS = re.compile(
-    r"\b(?:not|never|no|nor|neither|none|nothing|cannot|unnecessary|pointless|useless|"
+    r"\b(?<![_.])(?:not|never|no|nor|neither|none|nothing|nobody|nowhere|cannot|unnecessary|"
+    r"pointless|useless|"
     r"irrelevant|needless)\b|n't\b",
     re.IGNORECASE,
 )
@@ -99,8 +106,20 @@ ENUMERATION = re.compile(
     re.IGNORECASE,
 )
 WORD = re.compile(r"[a-z][a-z0-9_'\-]*", re.IGNORECASE)
+# Words between a subject and its verb ("it never triggers", "keys only show").
+ADVERBS = _set("never always also only still often usually then just already rarely seldom")
+NOT_PLURAL = _set("this these those thus always perhaps whereas hers yours ours theirs")
+# An introductory phrase before an instruction: "To check, compare ...", "Alternatively, keep".
+INTRO = re.compile(
+    r"^\s*(?:(?:to|first|then|also|finally|before|after|if|when|instead|otherwise|"
+    r"alternatively|afterwards|next)\b[^,]{0,60},\s*|(?:alternatively|instead|otherwise|"
+    r"finally|next|then)\s+)",
+    re.IGNORECASE,
+)
 MIN_CLAIM_WORDS = 4
 LIST_TERM_WORDS = 6
+ENUMERATED_WORDS = 3
+CONSEQUENCE = re.compile(r"(?:so|hence|therefore|thus|because|which)\b", re.IGNORECASE)
 
 
 def _third_person(verb: str) -> str:
@@ -129,6 +148,17 @@ IRREGULAR = {past: verb for verb, past in IRREGULAR_PAST.items() if past != verb
 REGULAR_PAST = {_past(v): v for v in BARE if v not in IRREGULAR_PAST}
 
 
+def _plural(word: str | None) -> bool:
+    """A plural noun as a subject ("logits", "embeddings"), not "is", "its" or "loss"."""
+    return (
+        bool(word)
+        and len(word) > 3
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is", "ous"))
+        and word not in NOT_PLURAL
+    )
+
+
 def words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
 
@@ -139,6 +169,9 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
     tokens = words(text)
     if len(tokens) < MIN_CLAIM_WORDS:
         return False
+    intro = INTRO.match(text)
+    if intro and is_claim(text[intro.end() :], opens_sentence=True):
+        return True  # "To check, compare ...": an instruction after an introductory phrase
     for index, token in enumerate(tokens):
         before = tokens[index - 1] if index else None
         if token in AUXILIARIES or token.endswith("n't"):
@@ -151,8 +184,23 @@ def is_claim(text: str, *, opens_sentence: bool = True) -> bool:
             return True  # "which destroys", "it overwrote", "that shifted"
         if token in REGULAR_PAST and before in PRONOUNS:
             return True
+        if (
+            index > 1
+            and before in ADVERBS
+            and (
+                token in THIRD_PERSON
+                or token in IRREGULAR
+                or token in REGULAR_PAST
+                or token in BARE
+            )
+        ):
+            return True  # "it never triggers", "the model never learned", "keys only show"
+        if token in BARE and index > 0 and _plural(before):
+            return True  # "the attention logits grow", "the embeddings stay trainable"
         if token in BARE and (
-            (index == 0 and opens_sentence) or (before in BARE_VERB_AFTER and index < 4)
+            (index == 0 and opens_sentence)
+            or (before in BARE_VERB_AFTER and index < 4)
+            or before in {"i", "we", "you", "they"}
         ):
             return True
     return False
@@ -165,11 +213,15 @@ def negated(text: str) -> bool:
     if DENIAL_FRAME.search(text):
         return True
     count = 0
-    tokens = re.findall(r"[A-Za-z']+|,", text)
+    # "torch.no_grad()" and "ignore_index" are one token each: no negation inside.
+    tokens = re.findall(r"[A-Za-z0-9_'.]*[A-Za-z0-9_']|[,:;]", text)
+    verb = _predicate(tokens)
     for index, token in enumerate(tokens):
         low = token.lower()
-        if index > 1 and low in SCOPE_END:
+        if index > 1 and (low in SCOPE_END or low in {":", ";"}):
             break
+        if verb is not None and index > verb + PREDICATE_REACH:
+            break  # "... leave the weights in a basin the run never leaves": a relative clause
         if not (NEGATORS.fullmatch(low) or low.endswith("n't")):
             continue
         after = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
@@ -180,6 +232,36 @@ def negated(text: str) -> bool:
     # Any denial, not its parity: "X does not help, and Y shows no difference" denies both
     # (two denials in one claim are far more common in answers than a double negative).
     return count > 0
+
+
+# A negator denies the claim's predicate when it comes before it or at most this many words
+# after it ("is not", "has no", "can never", "should also not").
+PREDICATE_REACH = 2
+
+
+def _predicate(tokens: list[str]) -> int | None:
+    """The index of the claim's first finite verb (an auxiliary, a third-person or past form
+    after a subject); None when the lexicon finds none."""
+    lowered = [t.lower() for t in tokens]
+    clause = []
+    for index, token in enumerate(lowered):
+        if index > 1 and (token in SCOPE_END or token in {":", ";", ","}):
+            break
+        clause.append(token)
+    # An auxiliary first: "the attention weights don't add up" has its verb in "don't", not
+    # in "weights" (a plural noun that is also a verb).
+    for index, token in enumerate(clause):
+        if token in AUXILIARIES or token.endswith("n't"):
+            return index
+    for index, token in enumerate(clause):
+        before = clause[index - 1] if index else ""
+        if (
+            index
+            and before not in {"the", "a", "an", "of"}
+            and (token in THIRD_PERSON or token in IRREGULAR or token in REGULAR_PAST)
+        ):
+            return index
+    return None
 
 
 @dataclass(frozen=True)
@@ -212,7 +294,9 @@ def _is_list(sentence: str) -> bool:
     of their own: terms, not claims. An enumeration that follows a claim ("..., such as log
     of zero, division by zero, or a fully masked row") is part of that claim, and a series
     of instructions ("add clipping, lower the rate, and guard the log") is a claim each."""
-    plain = re.sub(r"\([^()]*\)|`[^`]*`", "", sentence).strip(" .")
+    plain = re.sub(r"\([^()]*\)|`[^`]*`|\[[^\[\]]*\]", "", sentence).strip(" .")
+    intro = INTRO.match(plain)
+    plain = plain[intro.end() :] if intro else plain  # "To check, compare a, b and c"
     lead, colon, rest = plain.partition(": ")
     if colon and is_claim(lead) and "," in rest:
         plain = rest  # "The fix has three parts: mask ..., pool ..., and check ..."
@@ -223,6 +307,13 @@ def _is_list(sentence: str) -> bool:
     opening = first[1] if first[:1] and first[0] in BARE_VERB_AFTER and len(first) > 1 else ""
     imperative = bool(first) and (first[0] in BARE or opening in BARE)
     if is_claim(parts[0]) and ENUMERATION.match(parts[1]):
+        return False
+    # "The order must be zero_grad, backward, clip, then step": a claim that names a series.
+    if is_claim(parts[0]) and all(len(words(p)) <= ENUMERATED_WORDS for p in parts[1:]):
+        return False
+    # "... about 17 million, far beyond the fp16 range, so the growth is exponential": a
+    # claim whose asides end in a consequence stated as a clause of its own.
+    if is_claim(parts[0]) and CONSEQUENCE.match(parts[-1]) and is_claim(parts[-1]):
         return False
     # A part of more than LIST_TERM_WORDS words is a clause whose verb the lexicon missed
     # ("so their dot products drift upward without any limit"), not a term.

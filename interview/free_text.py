@@ -9,9 +9,12 @@ claim, each claim serves one concept (the nearest still open) and each sentence 
 `concept_floor` to `concept_full` (soft credit: a near miss ranks above a miss, so correct >
 partial > wrong), and counts as stated in the feedback from `concept_threshold`. A claim whose
 nearest reading is the opposite one (a contradiction, or a paraphrase with its polarity
-flipped) contradicts the concept: no credit, and a penalty like a misconception's. Keywords
-never credit anything on their own: a keyword in a claim adds `keyword_boost` to that claim's
-similarity, no more.
+flipped) contradicts the concept: no credit, and a penalty like a misconception's; a claim
+and a text that use the same negating words read the same way, and a flipped reading is
+overruled by a claim of the same sentence that states the concept. A claim that restates one
+of the model answer's own claims is never a misconception (the rubric's author says it).
+Keywords never credit anything on their own: a keyword in a claim adds `keyword_boost` to
+that claim's similarity, no more.
 
 score = (earned weight / total weight - penalties) x repetition x focus, clipped to [0, 1];
 repetition is the share of the answer's text that is not a repeated sentence, focus shrinks
@@ -21,11 +24,12 @@ with no credited, contradicting or misconceived claim).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from interview.claims import Claim, negated, read_answer, split_sentences
+from interview.claims import NEGATORS, Claim, negated, read_answer, split_sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,6 +71,9 @@ class FreeTextConfig:
     keyword_boost: float = 0.04
     per_sentence: int = 2
     stated_gate: bool = True
+    # A claim whose polarity reads flipped against a paraphrase denies the concept only when
+    # no claim of its sentence states it about as closely (False: the claim alone decides).
+    sentence_reading: bool = True
     # A claim credits at most one concept (the nearest still open).
     one_idea_per_claim: bool = True
     # Off-rubric text allowed before the score shrinks (context, a hedge, an example).
@@ -78,6 +85,10 @@ class FreeTextConfig:
     beyond_question: float = 0.0
     min_words: int = 6
     max_chars: int = 2000
+    # A claim at least this close to one of the model answer's own claims (same polarity) is
+    # never a misconception: the expert's "share the same Parameter object, not merely equal
+    # values" sits at 0.71 from "tying only saves memory" (None: no exemption).
+    model_claim_exempt: float | None = 0.9
 
 
 @dataclass(frozen=True)
@@ -106,17 +117,53 @@ def keyword_hit(patterns: list[str], text: str) -> bool:
 
 @dataclass(frozen=True)
 class _Idea:
-    """A rubric text group embedded once: vectors (k, 384) and each text's polarity."""
+    """A rubric text group embedded once: vectors (k, 384), each text's polarity and the
+    negating words it uses."""
 
     vectors: np.ndarray
     negated: np.ndarray  # (k,) bool
+    negators: tuple[frozenset[str], ...]
 
 
 def _idea(encoder: TextEncoder, texts: list[str]) -> _Idea:
+    key = tuple(texts)
+    flags, words = _polarity(key)
+    return _Idea(encoder.encode_cached(key), flags, words)
+
+
+@functools.lru_cache(maxsize=4096)
+def _polarity(texts: tuple[str, ...]) -> tuple[np.ndarray, tuple[frozenset[str], ...]]:
+    """Each rubric text's polarity and negating words, read once (rubric text repeats)."""
     import numpy as np
 
-    vectors = encoder.encode_cached(tuple(texts))
-    return _Idea(vectors, np.array([negated(t) for t in texts], dtype=bool))
+    flags = np.array([negated(t) for t in texts], dtype=bool)
+    flags.setflags(write=False)
+    return flags, tuple(negators(t) for t in texts)
+
+
+@functools.lru_cache(maxsize=1024)
+def model_claims(model_answer: str) -> tuple[Claim, ...]:
+    """The claims of a rubric's model answer, read once."""
+    return tuple(claim for s in read_answer(model_answer) for claim in s.claims)
+
+
+def negators(text: str) -> frozenset[str]:
+    """The negating words of `text` ("not", "nothing", "n't" ...)."""
+    return frozenset(m.group(0).lower() for m in NEGATORS.finditer(text))
+
+
+def _same_polarity(claims: list[Claim], idea: _Idea, polarity: np.ndarray) -> np.ndarray:
+    """(claims, texts): whether each claim and text read the same way. Equal polarity, or
+    the same negating words (a clause "it has learned nothing" against "the model has
+    learned nothing, so ..." whose negation sits in a subordinate clause is no denial)."""
+    import numpy as np
+
+    same = polarity[:, None] == idea.negated[None, :]
+    if same.all() or not any(idea.negators):
+        return same
+    words = [negators(c.text) for c in claims]
+    shared = np.array([[bool(w) and w == n for n in idea.negators] for w in words], dtype=bool)
+    return same | shared
 
 
 def _masked_max(similarity: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -169,15 +216,16 @@ def score_free_text(
     offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
-        same = polarity[:, None] == own.negated[None, :]
+        same = _same_polarity(claims, own, polarity)
         by_paraphrase = vectors @ own.vectors.T
         support = _masked_max(by_paraphrase, same)
         flipped = _masked_max(by_paraphrase, ~same)
-        against = np.where(flipped >= config.flipped_threshold, flipped, -1.0)
+        flipped = np.where(flipped >= config.flipped_threshold, flipped, -1.0)
+        against = np.full(len(claims), -1.0)
         if concept.contradictions:
             turned = _idea(encoder, concept.contradictions)
             by_contradiction = vectors @ turned.vectors.T
-            agree = polarity[:, None] == turned.negated[None, :]
+            agree = _same_polarity(claims, turned, polarity)
             against = np.maximum(against, _masked_max(by_contradiction, agree))
             # "X does not hold" where the contradiction says "X holds" supports the concept.
             denial = _masked_max(by_contradiction, ~agree)
@@ -185,9 +233,23 @@ def score_free_text(
         if concept.keywords:
             boost = np.array([keyword_hit(concept.keywords, c.text) for c in claims])
             support = support + config.keyword_boost * boost
-        denies = (against >= config.contradiction_threshold) & (
+        # A paraphrase read with its polarity flipped denies only when no claim of the same
+        # sentence states the concept about as closely: "X is not enough, because Y" is
+        # negated by the regex yet states the concept, and its clause "Y" says so.
+        in_sentence = support
+        if config.sentence_reading:
+            best: dict[int, float] = {}
+            for index, claim in enumerate(claims):
+                best[claim.sentence] = max(best.get(claim.sentence, -1.0), float(support[index]))
+            in_sentence = np.array([best[c.sentence] for c in claims])
+        by_flip = (flipped >= config.contradiction_threshold) & (
+            flipped >= in_sentence + config.contradiction_margin
+        )
+        by_contra = (against >= config.contradiction_threshold) & (
             against >= support + config.contradiction_margin
         )
+        denies = by_flip | by_contra
+        against = np.maximum(against, flipped)
         states = (
             (support >= min(config.concept_floor, config.concept_threshold))
             & ~denies
@@ -231,6 +293,14 @@ def score_free_text(
     # topic ("the position id of my desk") earns nothing.
     if found or not config.stated_gate:
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
+    own_statement = np.zeros(len(claims), dtype=bool)
+    if config.model_claim_exempt is not None and rubric.misconceptions:
+        model = model_claims(rubric.model_answer)
+        if model:
+            model_vectors = encoder.encode_cached(tuple(c.text for c in model))
+            model_polarity = np.array([c.negated for c in model], dtype=bool)
+            near = (vectors @ model_vectors.T) >= config.model_claim_exempt
+            own_statement = (near & (polarity[:, None] == model_polarity[None, :])).any(axis=1)
     for misconception in rubric.misconceptions:
         idea = _idea(encoder, misconception.paraphrases)
         by_paraphrase = vectors @ idea.vectors.T
@@ -238,6 +308,10 @@ def score_free_text(
         if misconception.keywords:
             boost = np.array([keyword_hit(misconception.keywords, c.text) for c in claims])
             match = match + config.keyword_boost * boost
+        if config.model_claim_exempt is not None:
+            # A claim that restates one of the model answer's own (same polarity) is no
+            # misconception, however near one it sits.
+            match = np.where(own_statement, -1.0, match)
         similarity[misconception.name] = float(match.max())
         hits = match >= config.misconception_threshold
         touched |= hits

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
 from interview.errors import GradingError
-from interview.free_text import FreeTextConfig, score_free_text
+from interview.free_text import FreeTextConfig, model_claims, score_free_text
 from interview.sandbox import SandboxLimits, run_driver
 
 if TYPE_CHECKING:
@@ -144,6 +144,13 @@ class Grader:
             if item.rubric is not None:
                 for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
                     self.encoder.encode_cached(tuple(idea.paraphrases))
+                for concept in item.rubric.concepts:
+                    if concept.contradictions:
+                        self.encoder.encode_cached(tuple(concept.contradictions))
+                # The model answer's claims (its own statements are no misconception).
+                claims = model_claims(item.rubric.model_answer)
+                if claims:
+                    self.encoder.encode_cached(tuple(c.text for c in claims))
 
     def prepare(self, item: Item) -> None:
         """Get ready to grade `item` soon (a session calls it when the item is shown): for a

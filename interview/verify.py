@@ -31,6 +31,10 @@ class ItemCheck:
 MAX_CUE_SHARE = 0.4
 # Below this many choice items a share says nothing (two items are 50 % each).
 MIN_ITEMS_FOR_CUES = 5
+# An item's own model answer must earn at least this: an expert who answers with it has
+# stated every idea, so anything less is a rubric (or grader) defect that caps every
+# candidate's credit on the item and keeps strong sessions out of the top band.
+MODEL_ANSWER_MIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class VerifyReport:
     model_margin: float | None
     wrong_margin: float | None
     cues: ChoiceCues | None = None
+    # The lowest score an item's own model answer earns (MODEL_ANSWER_MIN at least).
+    model_min: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -136,6 +142,10 @@ class VerifyReport:
             lines.append(
                 f"free-text margins: weakest model answer {self.model_margin:+.2f} above its "
                 f"pass mark, strongest wrong answer {self.wrong_margin:+.2f} (must be < 0)"
+            )
+        if self.model_min is not None:
+            lines.append(
+                f"lowest model-answer score {self.model_min:.2f} (at least {MODEL_ANSWER_MIN:.2f})"
             )
         return "\n".join(lines)
 
@@ -187,11 +197,16 @@ def check_free_text(item: Item, grader: Grader) -> tuple[ItemCheck, float, float
     problems, notes = [], []
     model = grader.grade(item, rubric.model_answer)
     model_margin = model.score - item.pass_mark
-    if not model.passed:
+    floor = max(item.pass_mark, MODEL_ANSWER_MIN)
+    if model.score < floor:
+        why = "pass mark" if floor == item.pass_mark else "the model-answer minimum"
+        denied = "; ".join(f"{c!r} denies {i!r}" for c, i in model.contradictions)
         problems.append(
-            f"model answer scores {model.score:.2f} < pass mark {item.pass_mark:.2f} "
+            f"model answer scores {model.score:.2f} < {why} {floor:.2f} "
             f"(missed: {', '.join(model.concepts_missed) or '-'}; "
-            f"misconceptions: {', '.join(model.misconceptions) or '-'})"
+            f"misconceptions: {', '.join(model.misconceptions) or '-'}"
+            + (f"; contradictions: {denied}" if denied else "")
+            + "): reword the concept's paraphrases or contradictions"
         )
     notes.append(f"model {model.score:.2f}")
     wrong_margin = -1.0
@@ -261,7 +276,7 @@ def verify_bank(
         if item.kind in kinds and (item_ids is None or item.id in item_ids)
     ]
     results: dict[str, ItemCheck] = {}
-    model_margins, wrong_margins = [], []
+    model_margins, wrong_margins, model_scores = [], [], []
     for item in items:
         if item.kind == "choice":
             results[item.id] = check_choice(item, grader)
@@ -269,6 +284,7 @@ def verify_bank(
             check, model_margin, wrong_margin = check_free_text(item, grader)
             results[item.id] = check
             model_margins.append(model_margin)
+            model_scores.append(model_margin + item.pass_mark)
             wrong_margins.append(wrong_margin)
     # Cues are a property of the whole bank, so they are measured on every choice item even
     # when only some are checked; each item that a cue gives away carries the problem.
@@ -284,6 +300,7 @@ def verify_bank(
     return VerifyReport(
         checks=tuple(results[item.id] for item in items),
         model_margin=min(model_margins) if model_margins else None,
+        model_min=min(model_scores) if model_scores else None,
         wrong_margin=max(wrong_margins) if wrong_margins else None,
         cues=cues,
     )

@@ -19,15 +19,20 @@ KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
 # these answers before the soft-credit rules and 38/58 (66 %) after: a bi-encoder puts "every
 # token gets the same weight" next to "every sequence gets the same weight", and no NLI or
-# cross-encoder model ships inside a PyPI package here. The floor below is what is reached
-# now less a margin, so a change that loses agreement fails.
+# cross-encoder model ships inside a PyPI package here. Making every item's own model answer
+# earn 0.9 (verify-bank), instead of 24 of 58 model answers below 0.95, cost agreement
+# (claims the lexicon missed, misconceptions the model answer seems to state) and the
+# contradictions written for every concept won part of it back: 37/58 (64 %) now. The floor
+# is what is reached less a margin, so a change that loses agreement fails.
 TARGET = 0.9
 FLOOR = 0.6
-NEGATED_PASSING = 7
+NEGATED_PASSING = 5
 # The grader's rules were developed looking only at the first half of the items (even
 # positions of the sorted item ids); the second half is the held-out estimate. Before the soft
 # credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half
-# 12/29, second half 7/29; after: 22/29 and 16/29.
+# 12/29, second half 7/29; after: 22/29 and 16/29; with the model-answer rule and the
+# contradictions: 23/29 and 14/29 (the second half was looked at to choose between two ways of
+# keeping the model answers' misconceptions out, so it is no longer a clean estimate).
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,8 @@ def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank,
     # A list of terms never passes. A person's negation of the model answer still passes on
     # some items: it keeps the answer's words and turns one detail around ("the norm after
     # clipping" for "before clipping"), and MiniLM puts the two at 0.75-0.9. 11 items did before
-    # the soft-credit rules, 6 after; the bound keeps it from growing.
+    # the soft-credit rules, 6 after, 4 with a contradiction for every concept; the bound keeps
+    # it from growing.
     listed = [r.item_id for r in rows if r.scores["term_list"] >= r.pass_mark]
     assert not listed, listed
     negated = [r.item_id for r in rows if r.scores["negated"] >= r.pass_mark]

@@ -79,3 +79,98 @@ def test_a_half_stated_misconception_costs_part_of_its_penalty(bank, grader):
     ]
     assert near, soft.similarity
     assert soft.score < before.score
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # An instruction after an introductory phrase.
+        "To check, compare the logits of the prompt alone and inside the batch.",
+        "Alternatively keep post-LN with a long warm-up.",
+        # A verb after an adverb, and a plural subject with a bare verb.
+        "Clipping acts on the gradient norm, which was small, so it never triggers.",
+        "The norms of the queries and keys keep growing during training.",
+        # A claim that names a series is one claim, not a list of terms.
+        "The order must be zero_grad, backward, clip, then step.",
+        "Compare logits[:, :-1] with input_ids[:, 1:], so position t predicts token t+1.",
+        "Over 24 blocks that is a factor of 2 to the 24, about 17 million, far beyond the fp16 "
+        "range, so the growth is exponential in depth.",
+    ],
+)
+def test_claims_the_lexicon_used_to_miss_are_claims(sentence):
+    assert [s.kind for s in read_answer(sentence)] == ["claim"], read_answer(sentence)
+
+
+def test_concept_names_that_are_claims_pasted_as_a_list_earn_nothing(bank, grader):
+    # The first concept name is a claim ("strict=False silently skips mismatched keys"); the
+    # names and keywords after it are terms, so the whole is a list, not one claim.
+    from interview.verify import term_list_answer
+
+    item = bank.item("ft-rms-strict-false")
+    answer = term_list_answer(item)
+    assert "list" in [s.kind for s in read_answer(answer)]
+    assert grader.grade(item, answer).score == 0.0
+
+
+def test_a_list_of_terms_is_still_a_list():
+    for terms in (
+        "left padding, right padding, position ids, absolute position embeddings, cumsum",
+        "softmax, causal mask, denominator, -inf, masked_fill, row sums, future tokens",
+        "The key ideas: padding mask, mean pooling, masked mean, minus infinity, batch size.",
+    ):
+        assert [s.kind for s in read_answer(terms)] == ["list"], terms
+
+
+@pytest.mark.parametrize(
+    ("text", "denied"),
+    [
+        ("The mask never reaches the attention.", True),
+        ("Padding has no effect on the positions.", True),
+        ("Nobody put the model in eval mode, so dropout stays on.", True),
+        # The auxiliary is the predicate, not "weights" (a plural noun that is also a verb).
+        ("The attention weights of a query don't add to one.", True),
+        # A negation in a relative clause or after a colon does not deny the claim.
+        ("Big updates can leave the weights in a basin the run never fully leaves.", False),
+        ("Log the ratio in both runs: with warm-up no spike appears.", False),
+        # An identifier is one token: "no_grad" holds no "no".
+        ("torch.no_grad() switches dropout off.", False),
+    ],
+)
+def test_a_negation_denies_the_claims_own_predicate(text, denied):
+    from interview.claims import negated
+
+    assert negated(text) is denied
+
+
+def test_the_model_answers_own_claims_are_no_misconception(bank, grader):
+    # The model answer's "share the same Parameter object, not merely equal values" sits at
+    # 0.71 from "tying only saves memory": the threshold (0.7) charged the expert for it.
+    item = bank.item("fm-weight-tying-broken")
+    answer = item.rubric.model_answer
+    fixed = dataclasses.replace(grader.config, model_claim_exempt=None)
+    before = score_free_text(item.rubric, answer, grader.encoder, fixed, item.prompt)
+    after = score_free_text(item.rubric, answer, grader.encoder, grader.config, item.prompt)
+    assert before.misconceptions and before.score < 0.9
+    assert not after.misconceptions and after.score >= 0.9
+    # A candidate who states the misconception outright is still charged.
+    wrong = (
+        "Weight tying only saves memory, so whether the weights are tied cannot change what "
+        "the model outputs. The learning rate was too high."
+    )
+    stated = score_free_text(item.rubric, wrong, grader.encoder, grader.config, item.prompt)
+    assert stated.misconceptions
+
+
+def test_a_clause_read_against_its_sentence_is_no_denial(bank, grader):
+    # "Replacing the NaN ... is not enough, because the backward pass still produces NaN
+    # gradients": the regex reads the sentence as negated, a paraphrase without the
+    # negation sits at 0.97, yet its own clause states the concept.
+    item = bank.item("fm-fully-masked-row-explain")
+    answer = item.rubric.model_answer
+    alone = dataclasses.replace(grader.config, sentence_reading=False)
+    before = score_free_text(item.rubric, answer, grader.encoder, alone, item.prompt)
+    after = score_free_text(item.rubric, answer, grader.encoder, grader.config, item.prompt)
+    assert [name for name, _ in before.contradicted] == [
+        "cleaning up the output afterwards is not enough"
+    ]
+    assert not after.contradicted and after.score >= 0.9

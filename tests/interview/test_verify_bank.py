@@ -17,9 +17,13 @@ def grader():
 
 
 def test_every_choice_and_free_text_item_of_the_bank_verifies(grader):
+    from interview.verify import MODEL_ANSWER_MIN
+
     report = verify_bank(load_bank(), grader, kinds=("choice", "free_text"))
     assert report.ok, report.render()
     assert report.model_margin is not None and report.model_margin >= 0
+    assert report.model_min is not None and report.model_min >= MODEL_ANSWER_MIN
+    assert "lowest model-answer score" in report.render()
     assert report.wrong_margin is not None and report.wrong_margin < 0
     counts = report.counts()
     assert counts["choice"] >= 1 and counts["free_text"] >= 1 and counts["problems"] == 0
@@ -83,6 +87,64 @@ def test_planted_problems_are_each_reported(tmp_path, grader):
     )
     assert "starter passes" in problems["broken-code"]
     assert "3/3 items ok" not in report.render() and "0/3 items ok" in report.render()
+
+
+SHORT_MODEL_ANSWER = """\
+items:
+  - id: short-model
+    topic: t
+    kind: free_text
+    level: medium
+    prompt: Why does a model copy its input when labels are not shifted?
+    rubric:
+      concepts:
+        - name: labels equal inputs
+          paraphrases: ["Without shifting, the label at each position is the input token itself."]
+        - name: shift by one
+          paraphrases: ["Shift the labels left by one so each position predicts the next token."]
+        - name: loss near zero
+          paraphrases: ["The loss drops to almost zero because copying is trivial."]
+        - name: compare with a reference implementation
+          paraphrases:
+            - Run a trusted reference implementation on the same batch and compare its logits.
+      model_answer: >-
+        Without shifting, the label at each position is the input token itself. Shift the labels
+        left by one so each position predicts the next token. The loss drops to almost zero
+        because copying is trivial.
+      wrong_answers:
+        - The learning rate is too high for this model.
+        - The batch is too small, so use a bigger one.
+"""
+
+
+def test_a_model_answer_that_passes_but_misses_an_idea_is_reported(tmp_path, grader):
+    # Passing is not enough: the item's own model answer must earn MODEL_ANSWER_MIN, or an
+    # expert who answers with it is capped on the item.
+    from interview.verify import MODEL_ANSWER_MIN
+
+    (tmp_path / "topics.yaml").write_text("topics:\n  - {id: t, area: failure_modes, title: T}\n")
+    (tmp_path / "items.yaml").write_text(SHORT_MODEL_ANSWER)
+    bank = load_bank(tmp_path)
+    model = grader.grade(bank.item("short-model"), bank.item("short-model").rubric.model_answer)
+    assert model.passed and model.score < MODEL_ANSWER_MIN, model.score
+    report = verify_bank(bank, grader, kinds=("free_text",))
+    (check,) = report.problems
+    assert "model answer scores" in check.problems[0]
+    assert f"the model-answer minimum {MODEL_ANSWER_MIN:.2f}" in check.problems[0]
+    assert "compare with a reference implementation" in check.problems[0]
+
+
+def test_every_model_answer_of_the_bank_earns_the_minimum(grader):
+    from interview.verify import MODEL_ANSWER_MIN
+
+    bank = load_bank()
+    low = {}
+    for item in bank.items.values():
+        if item.kind == "free_text":
+            score = grader.grade(item, item.rubric.model_answer).score
+            if score < MODEL_ANSWER_MIN:
+                low[item.id] = round(score, 2)
+    assert not low, low
 
 
 def _choice_bank(folder, answers: list[int], right_is_long: list[bool]):
