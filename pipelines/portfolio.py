@@ -14,7 +14,9 @@ The schedule, all on the competition's shared folds and inside one Deadline:
    at least MIN_TRIALS trials;
 3. seeds: another seed of each family's best member, same folds, its OOF and test
    predictions averaged into the member (bagging), while time remains; a seed is planned on
-   that member's own measured cost, and one cut at its deadline is not averaged in;
+   that member's own measured cost, and one cut at its deadline is not averaged in; time
+   still left (FILL_SHARE of the budget) goes to the skipped family expected to cost least,
+   cut at the deadline;
 4. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
    level-2 stacker cross-validated on the same folds, used only when its OOF score is better.
 
@@ -71,6 +73,9 @@ PRIOR_COST = {"lgbm": 1.0, "catboost": 3.0, "xgb_td": 2.0, "lgbm_td": 3.0, "real
 # After the first family, one family's defaults may take at most this share of the time left
 # (the cheapest expected runs first, so a costly one takes only what the cheaper ones left).
 STEP_SHARE = 0.9
+# Time left after the seeds, when at least this share of the budget (and FILL_MIN seconds),
+# goes to a skipped family, cut at the deadline (run_fill).
+FILL_SHARE, FILL_MIN = 0.15, 10.0
 # A full CV is estimated as the first fold's time times the fold count, times this margin
 # (the data and fold sizes vary a little); a seed step is given its estimate times STEP_SLACK.
 ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
@@ -200,6 +205,9 @@ class _Schedule:
         self.work = deadline.earlier(reserve)
         self.log: list[str] = []
         self.members: list[Member] = []
+        self.total = max(deadline.remaining(), 0.0)
+        # Families not run for want of time -> their expected seconds (None: no estimate).
+        self.skipped: dict[str, float | None] = {}
         self.estimates: dict[str, float] = {}  # family -> seconds of a full CV of its defaults
         self.member_seconds: dict[str, float] = {}  # member -> seconds of a full CV of it
 
@@ -378,6 +386,7 @@ class _Schedule:
                 continue
             guess = self.expected(name)
             if not first and guess is not None and guess > left * STEP_SHARE:
+                self.skipped[name] = guess
                 self.note(
                     f"{name}: defaults skipped, a full CV needs ~{guess:.1f}s and "
                     f"{left * STEP_SHARE:.1f}s of the {left:.1f}s left could go to it"
@@ -392,7 +401,7 @@ class _Schedule:
                     probe=not first,
                 )  # fmt: skip
             except _TooSlow as slow:
-                self.estimates[name] = slow.need
+                self.estimates[name] = self.skipped[name] = slow.need
                 self.note(
                     f"{name}: defaults skipped after its first fold ({slow.first:.1f}s): a full "
                     f"CV needs ~{slow.need:.1f}s and {slow.given:.1f}s could go to it"
@@ -407,6 +416,28 @@ class _Schedule:
                             result.mean, seconds, result))  # fmt: skip
             how = ", cut at its deadline" if cut else ""
             self.note(f"{name}: defaults CV {result.mean:.5f} in {seconds:.1f}s{how}")
+
+    def run_fill(self) -> None:
+        """Time that no full step fits (a large table whose first family took most of the
+        budget, nothing left to tune or bag) goes to the skipped family expected to cost
+        least, cut at the deadline: its out-of-fold predictions are honest even when its
+        folds stopped early, and hill climbing gives it weight only if it helps."""
+        left = self.work.remaining()
+        if not self.skipped or left < max(FILL_MIN, FILL_SHARE * self.total):
+            return
+        name = min(self.skipped, key=lambda n: (self.skipped[n] is None, self.skipped[n] or 0.0))
+        del self.skipped[name]
+        try:
+            result, seconds, cut = self.cross_validate(
+                name, name, "defaults", params=None, seed=self.seed, deadline=self.work
+            )
+        except Exception as error:  # noqa: BLE001 - one broken family must not end the run
+            self.note(f"{name}: the time left went unused, it failed ({_one_line(error)})")
+            return
+        self.add(Member(name, name, "defaults", dict(result.params), (self.seed,),
+                        result.mean, seconds, result))  # fmt: skip
+        how = ", cut at its deadline" if cut else ""
+        self.note(f"{name}: defaults CV {result.mean:.5f} in the {left:.1f}s left{how}")
 
     def add(self, member: Member) -> None:
         self.members.append(member)
@@ -776,6 +807,7 @@ def run_portfolio(
     if tuning:
         schedule.run_tuning()
     schedule.run_seeds()
+    schedule.run_fill()
     schedule.report("ensemble", "portfolio", None)
     # The stacker only when time is left for it (it fits k+1 small linear models).
     stack_ok = schedule.deadline.remaining() > 0

@@ -305,3 +305,20 @@ def test_every_task_gets_an_ensemble_of_its_own_kind(diamonds, clock, register, 
     chosen = result.stack_score if result.method == "stack" else result.hill_score
     assert final.mean == pytest.approx(chosen)
     assert sum(m.weight for m in result.members) == pytest.approx(1.0)
+
+
+def test_time_no_full_step_fits_goes_to_the_cheapest_skipped_family(churn_data, clock, register):
+    """A large table's slow family cannot run whole, and seeds leave time over: the slow
+    family runs in it, cut at the deadline, rather than the budget going unused."""
+    data, folds = churn_data
+    register(Clocked("fast", clock, cost=1.0))
+    register(Clocked("slow", clock, cost=30.0))
+    started = clock.now
+    result = _run(data, folds, clock, ["fast", "slow"], 60.0, tuning=False)
+    assert clock.now - started <= 60.0
+    log = "\n".join(result.log)
+    assert "slow: defaults skipped after its first fold" in log
+    assert "slow: defaults CV" in log and "left, cut at its deadline" in log, log
+    assert {m.family for m in result.members} == {"fast", "slow"}
+    # Nothing more to run: what is left is the ensemble's reserve and less than a fill.
+    assert clock.now - started > 60.0 * (1 - 0.15)
