@@ -15,8 +15,8 @@ The schedule, all on the competition's shared folds and inside one Deadline:
 3. seeds: another seed of each family's best member, same folds, its OOF and test
    predictions averaged into the member (bagging), while time remains; a seed is planned on
    that member's own measured cost, and one cut at its deadline is not averaged in; time
-   still left (FILL_SHARE of the budget) goes to the skipped family expected to cost least,
-   cut at the deadline;
+   still left (FILL_SHARE of the budget) goes to the skipped families expected to cost
+   least, one after another, cut at the deadline if they must be;
 4. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
    level-2 stacker cross-validated on the same folds, used only when its OOF score is better.
 
@@ -419,25 +419,30 @@ class _Schedule:
 
     def run_fill(self) -> None:
         """Time that no full step fits (a large table whose first family took most of the
-        budget, nothing left to tune or bag) goes to the skipped family expected to cost
-        least, cut at the deadline: its out-of-fold predictions are honest even when its
-        folds stopped early, and hill climbing gives it weight only if it helps."""
-        left = self.work.remaining()
-        if not self.skipped or left < max(FILL_MIN, FILL_SHARE * self.total):
-            return
-        name = min(self.skipped, key=lambda n: (self.skipped[n] is None, self.skipped[n] or 0.0))
-        del self.skipped[name]
-        try:
-            result, seconds, cut = self.cross_validate(
-                name, name, "defaults", params=None, seed=self.seed, deadline=self.work
+        budget, nothing left to tune or bag) goes to the skipped families expected to cost
+        least, one after another, each cut at the deadline if it must be: out-of-fold
+        predictions are honest even when folds stopped early, and hill climbing gives a
+        member weight only if it helps."""
+        while self.skipped:
+            left = self.work.remaining()
+            if left < max(FILL_MIN, FILL_SHARE * self.total):
+                return
+            name = min(
+                self.skipped, key=lambda n: (self.skipped[n] is None, self.skipped[n] or 0.0)
             )
-        except Exception as error:  # noqa: BLE001 - one broken family must not end the run
-            self.note(f"{name}: the time left went unused, it failed ({_one_line(error)})")
-            return
-        self.add(Member(name, name, "defaults", dict(result.params), (self.seed,),
-                        result.mean, seconds, result))  # fmt: skip
-        how = ", cut at its deadline" if cut else ""
-        self.note(f"{name}: defaults CV {result.mean:.5f} in the {left:.1f}s left{how}")
+            del self.skipped[name]
+            try:
+                result, seconds, cut = self.cross_validate(
+                    name, name, "defaults", params=None, seed=self.seed, deadline=self.work
+                )
+            except Exception as error:  # noqa: BLE001 - one broken family must not end the run
+                self.note(f"{name}: skipped, it failed in the time left ({_one_line(error)})")
+                continue
+            self.estimates[name] = seconds
+            self.add(Member(name, name, "defaults", dict(result.params), (self.seed,),
+                            result.mean, seconds, result))  # fmt: skip
+            how = ", cut at its deadline" if cut else ""
+            self.note(f"{name}: defaults CV {result.mean:.5f} in the {left:.1f}s left{how}")
 
     def add(self, member: Member) -> None:
         self.members.append(member)
