@@ -75,7 +75,7 @@ PRIOR_COST = {"lgbm": 1.0, "catboost": 3.0, "xgb_td": 2.0, "lgbm_td": 3.0, "real
 STEP_SHARE = 0.9
 # Time left after the seeds, when at least this share of the budget (and FILL_MIN seconds),
 # goes to a skipped family, cut at the deadline (run_fill).
-FILL_SHARE, FILL_MIN = 0.15, 10.0
+FILL_SHARE, FILL_MIN, FILL_SLACK = 0.15, 10.0, 0.1
 # A full CV is estimated as the first fold's time times the fold count, times this margin
 # (the data and fold sizes vary a little); a seed step is given its estimate times STEP_SLACK.
 ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
@@ -432,9 +432,12 @@ class _Schedule:
             )
             del self.skipped[name]
             try:
+                # A member cut at its deadline still predicts its last fold and the test
+                # rows after it: FILL_SLACK of the time is kept for that.
                 result, seconds, cut = self.cross_validate(
-                    name, name, "defaults", params=None, seed=self.seed, deadline=self.work
-                )
+                    name, name, "defaults", params=None, seed=self.seed,
+                    deadline=self.carve(left * (1 - FILL_SLACK)),
+                )  # fmt: skip
             except Exception as error:  # noqa: BLE001 - one broken family must not end the run
                 self.note(f"{name}: skipped, it failed in the time left ({_one_line(error)})")
                 continue
