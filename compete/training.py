@@ -34,6 +34,8 @@ SCHEMA_FILE = "schema.json"
 STUDIES_DIR = "studies"
 
 MIN_BUDGET = 1.0  # seconds; less cannot even read the data
+# Share of a budget the sentence model may spend embedding text columns (TF-IDF beyond it).
+TEXT_SHARE = 0.3
 # Time kept back from the budget for saving the run and writing submission.csv after training.
 FINISH_SHARE, FINISH_MAX = 0.03, 2.0
 # With tuning, trials stop starting at this share of what is left, so that re-fitting a best
@@ -116,7 +118,9 @@ class _Inputs:
     data: Prepared
 
 
-def _read_inputs(workspace: Workspace, *, cache_dir: Path | None) -> _Inputs:
+def _read_inputs(
+    workspace: Workspace, *, cache_dir: Path | None, deadline: Deadline | None = None
+) -> _Inputs:
     from pipelines.features import prepare_frames
     from pipelines.submission import read_csv_checked
     from pipelines.text import TextEmbedder
@@ -144,7 +148,10 @@ def _read_inputs(workspace: Workspace, *, cache_dir: Path | None) -> _Inputs:
         id_column=id_column,
         task=config.task,
         overrides=config.columns,
-        text_embedder=TextEmbedder(cache_dir=cache_dir),
+        # The sentence model may take TEXT_SHARE of a budget; beyond that, TF-IDF.
+        text_embedder=TextEmbedder(
+            cache_dir=cache_dir, deadline=deadline.share(TEXT_SHARE) if deadline else None
+        ),
     )
     if prepared.schema is not None:
         (workspace.root / SCHEMA_FILE).write_text(
@@ -254,7 +261,7 @@ def train(
         deadline = Deadline.after(budget) if budget is not None else Deadline.never()
     stage = progress.on_stage or (lambda text: None)
     stage("reading the data and inferring its schema")
-    inputs = _read_inputs(workspace, cache_dir=cache_dir)
+    inputs = _read_inputs(workspace, cache_dir=cache_dir, deadline=deadline)
     folds = competition_folds(workspace, inputs, n_folds=options.n_folds, seed=options.seed)
     started = datetime.now(UTC)
     # What is left after training: saving the run and writing its submission.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines.errors import PipelinesError
-from pipelines.text import TextEmbedder, as_text
+from pipelines.text import EmbeddingTooSlow, TextEmbedder, as_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,17 +157,41 @@ def _text_components(
     texts = np.array([as_text(v) for v in [*column.tolist(), *test_column.tolist()]], object)
     unique, inverse = np.unique(texts, return_inverse=True)
     inverse = inverse.reshape(-1)
-    unique_vectors = embedder.embed(unique.tolist())
     train_inverse, test_inverse = inverse[: len(column)], inverse[len(column) :]
-    n_components = min(dims, len(column), unique_vectors.shape[1])
-    # Fitted on the train rows (repeats included), so frequent texts weigh as often as they occur.
-    pca = PCA(n_components=n_components, random_state=0).fit(unique_vectors[train_inverse])
-    components = pca.transform(unique_vectors)
+    try:
+        unique_vectors = embedder.embed(unique.tolist())
+        kind = "emb"
+        n_components = min(dims, len(column), unique_vectors.shape[1])
+        # Fitted on the train rows (repeats included), so frequent texts weigh as often as
+        # they occur.
+        pca = PCA(n_components=n_components, random_state=0).fit(unique_vectors[train_inverse])
+        components = pca.transform(unique_vectors)
+    except EmbeddingTooSlow:
+        # The sentence model would eat the time budget: TF-IDF of hashed words and bigrams,
+        # reduced the same way, costs a second and keeps most of what the words say.
+        kind, components = "tfidf", _tfidf_components(unique, train_inverse, dims)
+        n_components = components.shape[1]
     train_parts, test_parts = components[train_inverse], components[test_inverse]
     return (
-        {f"{name}__emb{i}": train_parts[:, i].astype("float64") for i in range(n_components)},
-        {f"{name}__emb{i}": test_parts[:, i].astype("float64") for i in range(n_components)},
+        {f"{name}__{kind}{i}": train_parts[:, i].astype("float64") for i in range(n_components)},
+        {f"{name}__{kind}{i}": test_parts[:, i].astype("float64") for i in range(n_components)},
     )
+
+
+def _tfidf_components(unique: np.ndarray, train_inverse: np.ndarray, dims: int) -> np.ndarray:
+    """Distinct texts -> their first `dims` SVD components of hashed TF-IDF (words and word
+    pairs), with the IDF and the SVD fitted on the train rows."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    counts = HashingVectorizer(
+        n_features=2**18, ngram_range=(1, 2), alternate_sign=False, norm=None
+    ).transform(unique.tolist())
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[train_inverse])
+    weighted = tfidf.transform(counts)
+    n_components = max(1, min(dims, len(unique) - 1, weighted.shape[1] - 1))
+    svd = TruncatedSVD(n_components=n_components, random_state=0).fit(weighted[train_inverse])
+    return svd.transform(weighted)
 
 
 def _frame(columns: dict[str, Any]) -> pd.DataFrame:

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.deadline import Deadline
+from pipelines.errors import PipelinesError
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 
@@ -42,12 +45,18 @@ def content_key(texts: Iterable[str], model_name: str = MODEL_NAME) -> str:
     return digest.hexdigest()
 
 
+class EmbeddingTooSlow(PipelinesError):
+    """Encoding every text would not end before the embedder's deadline."""
+
+
 class TextEmbedder:
     """Texts -> unit-length 384-dimensional float32 embeddings.
 
     The model loads on the first `embed` that misses the cache and stays on this instance.
     With a `cache_dir`, each call's unique texts are saved as `{sha256}.npy`, so the same
-    texts later (in any process) are read back without loading the model.
+    texts later (in any process) are read back without loading the model. With a bounded
+    `deadline`, the first batch is timed and EmbeddingTooSlow raised when the rest would not
+    end before it (cached texts cost nothing and always pass).
     """
 
     def __init__(
@@ -55,7 +64,9 @@ class TextEmbedder:
         cache_dir: str | os.PathLike[str] | None = None,
         device: str = "cpu",
         batch_size: int = 64,
+        deadline: Deadline | None = None,
     ) -> None:
+        self.deadline = deadline or Deadline.never()
         self.cache_dir = cache_dir
         self.device = device
         self.batch_size = batch_size
@@ -71,6 +82,28 @@ class TextEmbedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        if not self.deadline.bounded:
+            return self._encode_batch(texts)
+        # Longest texts first, so the timed batch is the dearest and the projection safe.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        head = [texts[i] for i in order[: self.batch_size]]
+        started = self.deadline.clock()
+        first = self._encode_batch(head)
+        took = self.deadline.clock() - started
+        rest = [texts[i] for i in order[self.batch_size :]]
+        need = took * len(rest) / max(len(head), 1)
+        if need > self.deadline.remaining():
+            raise EmbeddingTooSlow(
+                f"embedding {len(texts)} texts needs ~{need + took:.0f}s, more than the "
+                f"{max(self.deadline.remaining(), 0) + took:.0f}s given"
+            )
+        vectors = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        vectors[order[: self.batch_size]] = first
+        if rest:
+            vectors[order[self.batch_size :]] = self._encode_batch(rest)
+        return vectors
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
         vectors = self._model().encode(
             texts,
             batch_size=self.batch_size,

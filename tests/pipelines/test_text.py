@@ -104,3 +104,38 @@ def test_content_keys_differ_for_other_texts_or_splits():
     assert content_key(["a b", "c"]) != content_key(["a", "b c"])
     assert content_key(["a"]) != content_key(["a"], model_name="another-model")
     assert content_key(["a", "b"]) == content_key(["a", "b"])
+
+
+def test_a_deadline_the_model_cannot_keep_falls_back_to_tfidf(cached, media):
+    """Embedding may not eat a time budget: the first batch is timed, and when the rest would
+    not end in time the text columns become TF-IDF components instead, named as such; with
+    time enough (or a cache hit) they stay sentence embeddings, bit-equal to an unbounded
+    run."""
+    import pandas as pd
+
+    from pipelines.deadline import Deadline
+    from pipelines.features import prepare_frames
+    from pipelines.text import EmbeddingTooSlow
+
+    model = cached[0]._model()
+    tight = TextEmbedder(batch_size=4, deadline=Deadline.after(1e-6))
+    tight.model_ = model
+    with pytest.raises(EmbeddingTooSlow, match="more than the"):
+        tight.embed([f"{m} no. {i}" for i, m in enumerate(media)])
+    roomy = TextEmbedder(batch_size=4, deadline=Deadline.after(600))
+    roomy.model_ = model
+    unbounded = TextEmbedder(batch_size=4)
+    unbounded.model_ = model
+    np.testing.assert_array_equal(roomy.embed(media), unbounded.embed(media))
+
+    frame = pd.DataFrame({"medium": media, "y": [i % 2 for i in range(len(media))]})
+    train, test = frame.iloc[:40], frame.iloc[40:].drop(columns="y")
+    overrides = {"medium": "text"}
+    fast = prepare_frames(train, test, target="y", id_column=None, overrides=overrides,
+                          text_embedder=tight)  # fmt: skip
+    names = [c for c in fast.X.columns if c.startswith("medium__")]
+    assert names and all(c.startswith("medium__tfidf") for c in names)
+    assert np.isfinite(fast.X[names].to_numpy()).all() and fast.X[names].std().gt(0).any()
+    slow = prepare_frames(train, test, target="y", id_column=None, overrides=overrides,
+                          text_embedder=roomy)  # fmt: skip
+    assert any(c.startswith("medium__emb") for c in slow.X.columns)
