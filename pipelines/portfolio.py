@@ -37,6 +37,7 @@ from pipelines.errors import PipelinesError
 from pipelines.metrics import Metric, get_metric
 from pipelines.models import FoldData, family_names, get_family
 from pipelines.result import CVResult, as_metric_input
+from pipelines.targets import from_fit_space, to_fit_space
 
 if TYPE_CHECKING:
     from pipelines.features import Prepared
@@ -233,9 +234,10 @@ class _Schedule:
         fit_rows, valid_rows = self.folds != 0, self.folds == 0
         part = FoldData(
             X_fit=self.data.X[fit_rows],
-            y_fit=self.data.y[fit_rows],
+            # the metric's target space, as cross_validate trains (log1p for RMSLE)
+            y_fit=to_fit_space(self.data.y[fit_rows], self.metric),
             X_valid=self.data.X[valid_rows],
-            y_valid=self.data.y[valid_rows],
+            y_valid=to_fit_space(self.data.y[valid_rows], self.metric),
             task=self.data.task,
             n_classes=n_classes,
             metric=self.metric,
@@ -246,9 +248,11 @@ class _Schedule:
         cut = deadline.passed()
         raw = family.predict(fitted, part.X_valid)
         predicting = self.clock() - fitted_at
+        y_valid = self.data.y[valid_rows]
         scores = {
             member: self.metric.score(
-                part.y_valid, as_metric_input(values, self.data.task, self.metric)
+                y_valid,
+                as_metric_input(from_fit_space(values, self.metric), self.data.task, self.metric),
             )
             for member, values in raw.items()
         }

@@ -216,6 +216,39 @@ def test_a_gated_family_runs_only_when_its_probe_beats_its_rival(churn_data, clo
     assert any("fast: scheduled, its fast probe" in line for line in let.log)
 
 
+class Unsampled(Clocked):
+    """Clocked without row subsampling: another seed fits the same model, so no seeds are
+    averaged into its member."""
+
+    def default_params(self) -> dict[str, Any]:
+        return {"n_estimators": self.trees}
+
+
+def test_a_gate_probe_trains_in_the_metrics_target_space(diamonds, clock, register):
+    """RMSLE trains on log1p(price): the gated family's probe on the first fold must be the
+    very model its full CV fits on that fold, so the gate compares like with like."""
+    from pipelines.features import prepare_frames
+    from pipelines.folds import make_folds
+
+    sample = diamonds.iloc[:700]
+    data = prepare_frames(
+        sample.iloc[:500], sample.iloc[500:].drop(columns="price"), target="price",
+        id_column="rownames",
+    )  # fmt: skip
+    folds = make_folds(data.y, task=data.task, n_splits=3, seed=0)
+    register(Clocked("stub", clock, cost=1.0, trees=1))
+    register(Unsampled("fast", clock, cost=1.0, trees=60))
+    result = run_portfolio(
+        data, metric="rmsle", folds=folds, deadline=Deadline.after(40.0, clock),
+        families=["stub", "fast"], seed=0, device="cpu", tuning=False,
+        gates={"fast": ("fast", "stub")},
+    )  # fmt: skip
+    line = next(line for line in result.log if "fast: scheduled, its fast probe" in line)
+    probe = float(line.split("probe ")[1].split()[0])
+    gated = next(m for m in result.members if m.name == "fast")
+    assert probe == pytest.approx(gated.result.fold_scores[0], abs=1e-5)
+
+
 class LibraryMissing(Clocked):
     """A family that loads but whose library is missing when it fits, as a lazy import is."""
 
