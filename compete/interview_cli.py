@@ -259,7 +259,7 @@ def _run_review(store: Any, bank: Any, user: str, folder: Path, out: Any) -> Non
     from rich.markdown import Markdown
 
     from interview.grading import Grader
-    from interview.session import InterviewSession
+    from interview.session import RETEST_NOTE, InterviewSession
 
     session = InterviewSession.start(store, bank, Grader(), user=user, mode="review")
     while (view := session.current()) is not None:
@@ -276,6 +276,8 @@ def _run_review(store: Any, bank: Any, user: str, folder: Path, out: Any) -> Non
         if answer is None or answer == "quit":
             session.finish()
             out.print(f"stopped after {session.answered} item(s); the rest stays due")
+            if session.answered:
+                out.print(RETEST_NOTE, highlight=False)
             return
         if answer == "skip":
             session.skip()
@@ -294,6 +296,7 @@ def _run_review(store: Any, bank: Any, user: str, folder: Path, out: Any) -> Non
     out.rule("done")
     for item_id, topic, due in sorted(report.next_reviews, key=lambda r: r[2]):
         out.print(f"{item_id} ({topic}) is due again {due:%Y-%m-%d %H:%M} UTC", highlight=False)
+    out.print(RETEST_NOTE, highlight=False)
 
 
 def _ask(out: Any, prompt: str) -> str | None:
@@ -391,6 +394,8 @@ def report(
 def _render_report(found: Any, overall: dict[str, Any], bank: Any, out: Any) -> None:
     from rich.table import Table
 
+    from interview.session import RETEST_NOTE
+
     title = bank.topics
     status = "finished" if found.finished_at else "open"
     out.print(
@@ -398,6 +403,8 @@ def _render_report(found: Any, overall: dict[str, Any], bank: Any, out: Any) -> 
         f"overall {found.overall.describe()}",
         highlight=False,
     )
+    if found.retests:
+        out.print(f"{found.retests} re-test(s) of items answered before. {RETEST_NOTE}")
     table = Table("topic", "θ", "SE", "band", "items", title="this session")
     for e in found.abilities:
         topic = title[e.topic].title if e.topic in title else e.topic

@@ -29,6 +29,7 @@ from interview.ability import AbilityEstimate  # noqa: E402
 from interview.errors import InterviewError  # noqa: E402
 from interview.session import (  # noqa: E402
     OVERALL,
+    RETEST_NOTE,
     InterviewSession,
     ItemView,
     Report,
@@ -313,6 +314,8 @@ def report_markdown(report: Report, bank: Bank) -> str:
         "θ is on the bank's scale (an easy item has difficulty −1, a hard one +1.2); "
         "the ± is one standard error, so a wide ± means the band is a guess.",
     ]
+    if report.retests:
+        lines.append(f"**{report.retests} re-test(s) of items answered before.** {RETEST_NOTE}")
     if report.abilities:
         lines.append("### Abilities\n\n" + abilities_markdown(report.abilities, bank))
     strengths = ", ".join(_title(t, bank) for t in report.strengths)

@@ -51,6 +51,10 @@ SKIPPED = "skipped"
 AUTO = "auto"  # topics="auto": the person's weakest or least-measured topics
 FOCUS_SIZE = 2  # how many topics "auto" proposes: two can reach the SE target in 20 items
 MAX_FOCUS = 3  # a focus is one to three topics (more is a survey of every topic)
+RETEST_NOTE = (
+    "Re-tests train recall and schedule the next review; they do not change the depth "
+    "estimate (only each item's first answer counts)."
+)
 
 
 class SessionError(InterviewError):
@@ -99,6 +103,7 @@ class Report:
     weak_spots: tuple[str, ...]
     next_reviews: tuple[tuple[str, str, datetime], ...]  # (item_id, topic, due)
     answered: int
+    retests: int  # answers to items the person had answered before: not in the abilities
     started_at: datetime
     finished_at: datetime | None
 
@@ -115,8 +120,14 @@ class InterviewSession:
     Topics share strength (interview.ability.joint_estimates): each topic's ability is
     drawn around the person's overall ability, so a topic with few answers borrows from the
     others. A person's progress accumulates: each topic they answered before brings the
-    evidence of those answers (the latest answer to each item counts once), widened by
-    `drift`, frozen into the session row so a resume gives the same numbers.
+    evidence of those answers, widened by `drift`, frozen into the session row so a resume
+    gives the same numbers.
+
+    Only each item's first answer by the person is evidence of ability: every answer shows
+    feedback (the right option, the model answer, the tests' verdicts), so a later answer to
+    the same item, in review or in another session, may recall the feedback rather than show
+    depth. Such re-tests are stored and move the item's review card, never θ. A skip is a
+    first answer too (a miss), so skipping an item to look it up does not pay.
     """
 
     def __init__(
@@ -127,15 +138,18 @@ class InterviewSession:
         record: SessionRecord,
         answers: list[ResponseRecord],
         parameters: dict[str, tuple[float, float, int]],
-        seen_before: frozenset[str],
+        history: Sequence[ResponseRecord],
     ) -> None:
+        """`history`: the person's answers in every session, oldest first (this session's
+        included once it has some)."""
         self._store = store
         self._bank = bank
         self._grader = grader
         self._record = record
         self._answers = answers
         self._parameters = parameters
-        self._seen_before = seen_before
+        self._seen_before = frozenset(r.item_id for r in history if r.session_id != record.id)
+        self._first = _first_answers(history)
         self._config = _config(record.config)
         self._evidence = _stored_evidence(record.config)
         self._scheduler = make_scheduler()
@@ -190,8 +204,7 @@ class InterviewSession:
             },
             served_at=now,
         )
-        seen = frozenset(r.item_id for r in history)
-        session = cls(store, bank, grader, record, [], parameters, seen)
+        session = cls(store, bank, grader, record, [], parameters, history)
         first = session._pick([], now)
         record = dataclasses.replace(
             record,
@@ -209,9 +222,8 @@ class InterviewSession:
         """The session as stored: the same item on screen, the same estimates."""
         record = store.get_session(session_id)
         answers = store.session_responses(session_id)
-        history = store.user_responses(record.user, exclude_session=session_id)
-        seen = frozenset(r.item_id for r in history)
-        session = cls(store, bank, grader, record, answers, _parameters(bank, store), seen)
+        history = store.user_responses(record.user)
+        session = cls(store, bank, grader, record, answers, _parameters(bank, store), history)
         if record.status == "open" and (
             record.current_item is None or record.current_item not in bank.items
         ):
@@ -364,6 +376,7 @@ class InterviewSession:
             weak_spots=tuple(e.topic for e in reversed(ranked) if e.precise and e.theta <= -0.5),
             next_reviews=reviews,
             answered=len(self._answers),
+            retests=len(self._answers) - len(self._counted(self._answers)),
             started_at=self._record.started_at,
             finished_at=self._record.finished_at,
         )
@@ -407,6 +420,9 @@ class InterviewSession:
             feedback=feedback,
             answered_at=now,
         )
+        if item.id not in self._first:
+            # another session of this person (a second tab) may have answered it since
+            self._first = _first_answers(self._store.user_responses(self.user))
         answers = [*self._answers, row]
         found, overall = self._joint(answers)
         # every topic moves with the overall, so each answer stores them all
@@ -422,6 +438,7 @@ class InterviewSession:
             finished=following is None,
         )
         self._answers = answers
+        self._first.setdefault(item.id, (row.session_id, row.position))
         self._record = dataclasses.replace(
             self._record,
             current_item=following,
@@ -433,7 +450,18 @@ class InterviewSession:
     def _joint(
         self, answers: Sequence[ResponseRecord]
     ) -> tuple[dict[str, AbilityEstimate], AbilityEstimate]:
-        return _joint(answers, self._parameters, self._evidence, self.topics, self._config.topic_sd)
+        counted = self._counted(answers)
+        return _joint(counted, self._parameters, self._evidence, self.topics, self._config.topic_sd)
+
+    def _counted(self, answers: Sequence[ResponseRecord]) -> list[ResponseRecord]:
+        """The answers that are evidence of ability: those that are the person's first answer
+        to their item (an answer not stored yet is first when no other session has one)."""
+        counted = []
+        for r in answers:
+            first = self._first.get(r.item_id)
+            if first is None or first == (r.session_id, r.position):
+                counted.append(r)
+        return counted
 
     def _serve(self, item_id: str | None, now: datetime) -> None:
         if item_id is None:
@@ -510,9 +538,10 @@ def progress(
     store: InterviewStore, bank: Bank, user: str, topics: Sequence[str] = ()
 ) -> dict[str, AbilityEstimate]:
     """A person's accumulated ability per topic answered (and `topics`, answered or not), and
-    OVERALL, from every stored answer: the latest answer to each item counts once, topics
-    share strength through the overall ability."""
-    history = _latest_per_item(store.user_responses(user))
+    OVERALL, from each item's first answer by the person (later ones are re-tests after its
+    feedback was shown: they schedule reviews, not θ); topics share strength through the
+    overall ability."""
+    history = _first_per_item(store.user_responses(user))
     found, overall = _joint(history, _parameters(bank, store), {}, topics, TOPIC_SD)
     found = {t: found[t] for t in sorted(found)}
     found[OVERALL] = overall
@@ -564,11 +593,19 @@ def _joint(
     return joint_estimates(_responses(answers, parameters), evidence, topics=topics, tau=tau)
 
 
-def _latest_per_item(history: Sequence[ResponseRecord]) -> list[ResponseRecord]:
-    latest: dict[str, ResponseRecord] = {}
-    for r in history:  # oldest first: later answers replace earlier ones
-        latest[r.item_id] = r
-    return list(latest.values())
+def _first_answers(history: Sequence[ResponseRecord]) -> dict[str, tuple[str, int]]:
+    """Each item's first answer by the person, as (session id, position): the one given
+    before any feedback on the item was shown. `history` is oldest first."""
+    first: dict[str, tuple[str, int]] = {}
+    for r in history:
+        first.setdefault(r.item_id, (r.session_id, r.position))
+    return first
+
+
+def _first_per_item(history: Sequence[ResponseRecord]) -> list[ResponseRecord]:
+    """The answers of `history` (oldest first) that are their item's first."""
+    first = _first_answers(history)
+    return [r for r in history if first[r.item_id] == (r.session_id, r.position)]
 
 
 def _evidence(
@@ -576,10 +613,10 @@ def _evidence(
     parameters: dict[str, tuple[float, float, int]],
     config: SessionConfig,
 ) -> dict[str, Evidence]:
-    """Per topic the person answered before, what those answers say (see
+    """Per topic the person answered before, what each item's first answer says (see
     interview.ability.topic_evidence); every such topic, so the overall learns from all."""
     found: dict[str, Evidence] = {}
-    for topic, responses in _responses(_latest_per_item(history), parameters).items():
+    for topic, responses in _responses(_first_per_item(history), parameters).items():
         summary = topic_evidence(responses, config.drift)
         if summary is not None:
             found[topic] = summary

@@ -210,6 +210,22 @@ def test_a_reload_resumes_the_same_item_and_only_for_its_owner(store, bank):
     assert "## Report for erin" in report_markdown(done.report, bank)
 
 
+def test_the_report_says_re_tests_do_not_change_the_estimate(store, bank):
+    screens = InterviewScreens(store, bank, Grader(), SessionConfig(max_items=3, min_items=3))
+    for _ in range(2):  # the second session can only re-ask the three items of the first
+        screen = screens.start("fay", ["adapters"])
+        while screen.stage == "question":
+            screen = screens.answer(screen.session_id, choice="0")
+    first, second = (s.id for s in store.list_sessions("fay"))
+    assert {r.item_id for r in store.session_responses(first)} == {
+        r.item_id for r in store.session_responses(second)
+    }
+    assert screen.report.retests == 3
+    assert "3 re-test(s) of items answered before." in report_markdown(screen.report, bank)
+    assert "do not change the depth estimate" in report_markdown(screen.report, bank)
+    assert screens.open(first).report.retests == 0
+
+
 def test_an_item_answered_in_another_tab_reloads_the_current_one(store, bank):
     class OtherTabMeanwhile(Grader):
         """While this tab grades, another tab answers the same item and wins."""

@@ -97,11 +97,25 @@ def test_review_lists_what_is_due_then_runs_the_queue(home):
     due = json.loads(listed.stdout)["due"]
     assert {d["item_id"] for d in due} == {"a-choice-1", "a-choice-2", "a-choice-3"}
 
+    progress = json.loads(
+        invoke(home, "report", "--user", "alice", "--bank", str(BANK), "--json").stdout
+    )["progress"]
+
     # Three due choice items: answer the first with option 1, skip the second, quit.
     ran = invoke(home, "review", "--user", "alice", "--bank", str(BANK), input="1\nskip\nquit\n")
     assert ran.exit_code == 0, ran.output
     assert "1 of 3" in ran.stdout and "score" in ran.stdout
     assert "skipped" in ran.stdout and "stopped after 2 item(s)" in ran.stdout
+    assert "do not change the depth estimate" in " ".join(ran.stdout.split())
+
+    # the re-tests are stored, and the depth estimate is the first answers' alone
+    reported = json.loads(
+        invoke(home, "report", "--user", "alice", "--bank", str(BANK), "--json").stdout
+    )
+    assert reported["report"]["answered"] == 2 and reported["report"]["retests"] == 2
+    assert reported["progress"] == progress
+    table = invoke(home, "report", "--user", "alice", "--bank", str(BANK)).stdout
+    assert "2 re-test(s) of items answered before" in " ".join(table.split())
 
     after = json.loads(
         invoke(home, "review", "--user", "alice", "--bank", str(BANK), "--json").stdout
