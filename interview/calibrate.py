@@ -84,9 +84,11 @@ def calibrate(
 ) -> CalibrationReport:
     """Fit each topic's items that have at least `min_responses` stored answers (a person
     is a session; answers are dichotomised at the item's pass mark) and store their (a, b);
-    the others keep their priors. A topic needs two such items to be fitted."""
+    the others keep their priors. A topic needs two such items to be fitted. Only a person's
+    first answer to an item counts: a later one follows its feedback (the model answer, the
+    right option), so it would make the item look easier than it is."""
     now = now or datetime.now(UTC)
-    answers = [r for r in store.all_responses() if r.item_id in bank.items]
+    answers = _first_answers(store.all_responses(), store.session_users(), bank)
     counts = defaultdict(int)
     for r in answers:
         counts[r.item_id] += 1
@@ -123,6 +125,20 @@ def calibrate(
         n_responses=len(answers),
         fitted_at=now,
     )
+
+
+def _first_answers(
+    answers: Sequence[ResponseRecord], users: dict[str, str], bank: Bank
+) -> list[ResponseRecord]:
+    """The answers (oldest first) to bank items that are their person's first to the item."""
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for r in answers:
+        key = (users.get(r.session_id, r.session_id), r.item_id)
+        if r.item_id in bank.items and key not in seen:
+            seen.add(key)
+            first.append(r)
+    return first
 
 
 def _matrix(answers: Sequence[ResponseRecord], item_ids: Sequence[str], bank: Bank) -> np.ndarray:

@@ -239,6 +239,12 @@ class InterviewStore(DatabaseStore):
             ).first()
         return None if row is None else _session(row)
 
+    def session_users(self) -> dict[str, str]:
+        """Every session's person, by session id (calibration counts a person once)."""
+        with self._db.transaction() as connection:
+            rows = connection.execute(select(sessions.c.id, sessions.c.user))
+            return {row.id: row.user for row in rows}
+
     def list_sessions(self, user: str) -> list[SessionRecord]:
         with self._db.transaction() as connection:
             rows = connection.execute(

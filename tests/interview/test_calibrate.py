@@ -103,3 +103,28 @@ def test_fit_2pl_alone_on_a_matrix_with_gaps():
     a, b = fit_2pl(matrix)
     assert a.shape == b.shape == (len(TRUE_B),)
     assert np.corrcoef(b, TRUE_B)[0, 1] > 0.95
+
+
+def test_only_a_persons_first_answer_to_an_item_is_calibrated(store):
+    """Re-answers after feedback (review, a later session) are not evidence of difficulty:
+    a person who then answers every item they met right, after seeing its feedback, still
+    counts once per item, with their first answer."""
+    _simulate(store, 80)
+    before = {i.item_id: i for i in calibrate(store, _bank(), min_responses=30, now=NOW).items}
+    rows = []
+    for person in range(40):
+        sid = f"retest-{person}"
+        store.create_session(
+            SessionRecord(sid, f"p{person}", ("lora",), "review", "finished", NOW, 0)
+        )
+        rows += [
+            ResponseRecord(sid, f"lora-{k}", "lora", k + 1, "0", 1.0, True, 10.0, {},
+                           NOW + timedelta(days=3, seconds=k))
+            for k in range(len(TRUE_B))
+            if (person + k) % 11  # the items this person answered in _simulate
+        ]  # fmt: skip
+    store.add_responses(rows)
+    after = {i.item_id: i for i in calibrate(store, _bank(), min_responses=30, now=NOW).items}
+    for item_id, found in after.items():
+        assert found.n_responses == before[item_id].n_responses
+        assert (found.a, found.b) == pytest.approx((before[item_id].a, before[item_id].b))
