@@ -17,8 +17,12 @@ The schedule, all on the competition's shared folds and inside one Deadline:
    that member's own measured cost, and one cut at its deadline is not averaged in; time
    still left (FILL_SHARE of the budget) goes to the skipped families expected to cost
    least, one after another, cut at the deadline if they must be;
-4. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
-   level-2 stacker cross-validated on the same folds, used only when its OOF score is better.
+4. level 2 (as AutoGluon's stack layer): LightGBM on the features and each family's best
+   member's OOF predictions, on the same folds, in time kept back for it once LightGBM's
+   defaults were measured (LEVEL2_COST times their CV, at most LEVEL2_SHARE of the time
+   left); it joins the members;
+5. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
+   linear stacker cross-validated on the same folds, used only when its OOF score is better.
 
 Every step gets a Deadline carved out of the overall one, so it is cut cleanly keeping what it
 has; all time is read from the deadline's clock, so a scripted clock replays a schedule.
@@ -88,6 +92,11 @@ TUNE_LEADERS, MIN_TRIALS, TUNE_FRACTION, TRIAL_COST = 2, 4, 0.6, 1.3
 CUT_SHARE = 0.02
 # Seeds averaged into one member at most (more reduce the variance little).
 MAX_SEEDS = 5
+# The level-2 model (as AutoGluon's stack layer): LightGBM on the features and the level-1
+# members' out-of-fold predictions, on the same folds. Its time is kept back once LightGBM's
+# defaults have been measured: their CV's seconds times LEVEL2_COST (more columns), when that
+# is at most LEVEL2_SHARE of the time left; it runs after the fill, before the ensemble.
+LEVEL2_FAMILY, LEVEL2_COST, LEVEL2_SHARE = "lgbm", 1.3, 0.3
 # family -> (its member that must win, the family it must beat): the hybrid earns its place
 # only when LightGBM on the network's embeddings beats plain LightGBM on the probe fold.
 GATES = {"hybrid": ("lgbm_emb", "lgbm")}
@@ -211,6 +220,7 @@ class _Schedule:
         self.skipped: dict[str, float | None] = {}
         self.estimates: dict[str, float] = {}  # family -> seconds of a full CV of its defaults
         self.member_seconds: dict[str, float] = {}  # member -> seconds of a full CV of it
+        self.level2: Deadline | None = None  # the work deadline before level 2's time was kept
 
     def note(self, text: str) -> None:
         self.log.append(f"[{self.clock() - self.started:7.1f}s] {text}")
@@ -302,11 +312,12 @@ class _Schedule:
         seed: int,
         deadline: Deadline,
         probe: bool = False,
+        data: Prepared | None = None,
     ) -> tuple[CVResult, float, bool]:
         """Cross-validate within `deadline`: the result, its seconds, and whether it was cut
         (it ended at its deadline, so its folds stopped before they converged). With `probe`,
         the first fold decides whether to go on: _TooSlow when it was cut or says the whole
-        CV would not fit the deadline."""
+        CV would not fit the deadline. `data`: other inputs than the competition's (level 2)."""
         from pipelines.cv import cross_validate
 
         scores: list[float] = []
@@ -325,7 +336,7 @@ class _Schedule:
 
         self.report(phase, label, None)
         result = cross_validate(
-            self.data, model=name, metric=self.metric, folds=self.folds, params=params,
+            data or self.data, model=name, metric=self.metric, folds=self.folds, params=params,
             seed=seed, device=self.device, on_fold=on_fold, deadline=deadline,
         )  # fmt: skip
         seconds = self.clock() - started
@@ -450,6 +461,51 @@ class _Schedule:
                             result.mean, seconds, result))  # fmt: skip
             how = ", cut at its deadline" if cut else ""
             self.note(f"{name}: defaults CV {result.mean:.5f} in the {left:.1f}s left{how}")
+
+    # -- level 2 --------------------------------------------------------------------------
+
+    def keep_level2(self) -> None:
+        """Keep back the level-2 model's time, once LEVEL2_FAMILY's defaults were measured and
+        two families or more ran, when it is at most LEVEL2_SHARE of the time left."""
+        cost = self.estimates.get(LEVEL2_FAMILY)
+        if cost is None or len({m.family for m in self.members}) < 2:
+            return
+        need, left = cost * LEVEL2_COST, self.work.remaining()
+        if need > LEVEL2_SHARE * left:
+            self.note(
+                f"level 2: not run, ~{need:.1f}s is more than {LEVEL2_SHARE:.0%} of the "
+                f"{left:.1f}s left"
+            )
+            return
+        self.level2, self.work = self.work, self.work.earlier(need)
+        self.note(f"level 2: {need:.1f}s kept for {LEVEL2_FAMILY} on the members' predictions")
+
+    def run_level2(self) -> None:
+        """LEVEL2_FAMILY's defaults on the features and the best member of each family's
+        out-of-fold predictions (their test predictions for the test rows), on the same
+        folds: each fold's rows are predicted by a model that did not see them, from level-1
+        predictions made by models that did not see them either."""
+        if self.level2 is None:
+            return
+        self.work, self.level2 = self.level2, None
+        inputs = self.best_per_family()
+        label = f"{LEVEL2_FAMILY}_l2"
+        left = self.work.remaining()
+        try:
+            result, seconds, cut = self.cross_validate(
+                LEVEL2_FAMILY, label, "level2", params=None, seed=self.seed,
+                deadline=self.carve(left), data=_level2_data(self.data, inputs),
+            )  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - level 2 is optional, the rest goes on
+            self.note(f"level 2: failed ({_one_line(error)})")
+            return
+        self.add(Member(label, LEVEL2_FAMILY, "level2", dict(result.params), (self.seed,),
+                        result.mean, seconds, result))  # fmt: skip
+        how = ", cut at its deadline" if cut else ""
+        self.note(
+            f"level 2: {label} on {', '.join(m.name for m in inputs)}: CV {result.mean:.5f} "
+            f"in {seconds:.1f}s{how}"
+        )
 
     def add(self, member: Member) -> None:
         self.members.append(member)
@@ -584,6 +640,25 @@ class _Schedule:
         for member in self.ranked():
             best.setdefault(member.family, member)
         return list(best.values())
+
+
+def _level2_data(data: Prepared, members: Sequence[Member]) -> Prepared:
+    """The competition's inputs with the members' predictions as more numeric columns:
+    out-of-fold for the train rows, averaged over the folds' models for the test rows."""
+    import pandas as pd
+
+    oof = _stack_features([m.result.raw_oof for m in members], data.task)
+    test = _stack_features([m.result.raw_test for m in members], data.task)
+    width = oof.shape[1] // len(members)
+    names = [f"level1__{m.name}__{j}" for m in members for j in range(width)]
+    return replace(
+        data,
+        X=pd.concat([data.X, pd.DataFrame(oof, columns=names, index=data.X.index)], axis=1),
+        X_test=pd.concat(
+            [data.X_test, pd.DataFrame(test, columns=names, index=data.X_test.index)], axis=1
+        ),
+        numeric=(*data.numeric, *names),
+    )
 
 
 def _trial_seconds(ends: Mapping[int, float], started: float) -> dict[int, float]:
@@ -792,11 +867,13 @@ def run_portfolio(
     on_step: OnStep | None = None,
     tuning: bool = True,
     gates: Mapping[str, tuple[str, str]] = GATES,
+    level2: bool = True,
 ) -> PortfolioResult:
     """The best ensemble of the registered families that `deadline` allows (see the module's
     docstring for the schedule). `families` restricts the families considered; `tuning=False`
-    leaves out the Optuna step; `gates` says which families must beat which on the probe to be
-    scheduled (default GATES). Same data, seed and clock: the same schedule."""
+    leaves out the Optuna step, `level2=False` the level-2 model; `gates` says which families
+    must beat which on the probe to be scheduled (default GATES). Same data, seed and clock:
+    the same schedule."""
     metric = get_metric(metric) if isinstance(metric, str) else metric
     if not deadline.bounded:
         raise PipelinesError("The portfolio needs a bounded deadline: give it a time budget.")
@@ -816,10 +893,13 @@ def run_portfolio(
             "No model family could be probed or fit in the time given: give a longer budget "
             "or other families (the log says why each was skipped)."
         )
+    if level2:
+        schedule.keep_level2()
     if tuning:
         schedule.run_tuning()
     schedule.run_seeds()
     schedule.run_fill()
+    schedule.run_level2()
     schedule.report("ensemble", "portfolio", None)
     # The stacker only when time is left for it (it fits k+1 small linear models).
     stack_ok = schedule.deadline.remaining() > 0

@@ -186,6 +186,39 @@ def test_seeds_of_a_tuned_member_are_planned_on_its_own_cost(churn_data, clock, 
     assert seeds and all(f" in {full:.1f}s, " in line for line in seeds), (full, seeds)
 
 
+def test_level_two_learns_from_the_members_out_of_fold_predictions(churn_data, clock, register):
+    """LightGBM on the features and the members' OOF predictions runs in time kept back for
+    it, on the same folds, and joins the ensemble's candidates; within the budget."""
+    data, folds = churn_data
+    register(Clocked("lgbm", clock, cost=1.0, trees=40))
+    register(Clocked("medium", clock, cost=2.0, trees=40))
+    started = clock.now
+    result = _run(data, folds, clock, ["lgbm", "medium"], 60.0, tuning=False)
+    assert clock.now - started <= 60.0
+    level2 = next(m for m in result.members if m.kind == "level2")
+    assert level2.name == "lgbm_l2" and level2.seeds == (0,)
+    np.testing.assert_array_equal(level2.result.folds, folds)
+    assert level2.result.raw_oof.shape == (len(data.y),)
+    assert len(level2.result.raw_test) == len(data.X_test)
+    log = "\n".join(result.log)
+    assert "level 2: 3.9s kept for lgbm" in log  # 3 folds x 1 s, times LEVEL2_COST
+    assert "level 2: lgbm_l2 on lgbm, medium: CV" in log
+    # Its inputs: the features and one column per member (binary), named after the member.
+    from pipelines.portfolio import _level2_data
+
+    inputs = [m for m in result.members if m.kind == "defaults"]
+    extended = _level2_data(data, inputs)
+    assert list(extended.X.columns[-2:]) == ["level1__lgbm__0", "level1__medium__0"]
+    assert list(extended.X_test.columns) == list(extended.X.columns)
+    # Off, or too dear for the time left: no level 2, and the log says why.
+    off = _run(data, folds, clock, ["lgbm", "medium"], 60.0, tuning=False, level2=False)
+    assert all(m.kind != "level2" for m in off.members)
+    register(Clocked("lgbm", clock, cost=8.0, trees=40))
+    dear = _run(data, folds, clock, ["lgbm", "medium"], 80.0, tuning=False)
+    assert all(m.kind != "level2" for m in dear.members)
+    assert any("level 2: not run" in line for line in dear.log), dear.log
+
+
 def test_same_seed_and_clock_script_give_the_same_schedule(churn_data, register):
     data, folds = churn_data
     runs = []
