@@ -258,4 +258,6 @@ def test_without_callbacks_growing_fits_keep_the_deadline(tiny, fold_of):
     for seconds in (1.0, 3.0):
         model, member, took = fit(Deadline.after(seconds))
         grown = len(model.get_evals_result()["validation"]["AUC"])
-        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 0.2
+        # 0.5 s of slack: each step is sized from the last one's speed, which a busy machine
+        # (a parallel test run) changes under it; the command's promise is 5 % + 5 s.
+        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 0.5
