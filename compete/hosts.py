@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from compete.adapter import HostTarget, KaggleAdapter
 from compete.errors import UsageError
 from compete.practice.state import competitions_dir, practice_dir
 from compete.settings import Settings
+from pipelines.processes import process_alive
 
 PRACTICE = "practice"
 
@@ -34,21 +34,11 @@ def running_practice_url(home: Path) -> str | None:
     parsed = urlparse(url)
     if not parsed.hostname or not parsed.port:
         return None
-    if info.get("pid") and not _pid_alive(int(info["pid"])):
+    if info.get("pid") and not process_alive(int(info["pid"])):
         return None
     with contextlib.suppress(OSError), socket.create_connection((parsed.hostname, parsed.port), 1):
         return url
     return None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def practice_target(home: Path, url: str) -> HostTarget:

@@ -22,6 +22,7 @@ from pipelines.errors import PipelinesError, TuningTerminated
 from pipelines.metrics import Metric, get_metric
 from pipelines.models import FAMILIES, get_family
 from pipelines.models.nn import nn_space
+from pipelines.processes import process_alive
 from pipelines.result import CVResult
 
 if TYPE_CHECKING:
@@ -352,16 +353,6 @@ def _counted(study: optuna.Study, below: int | None = None) -> int:
     )
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_abandoned_trials(study: optuna.Study) -> list[int]:
     """Record as FAIL the RUNNING trials whose process is gone, and return their numbers.
 
@@ -381,7 +372,7 @@ def fail_abandoned_trials(study: optuna.Study) -> list[int]:
         for trial in study.get_trials(deepcopy=False, states=(running,)):
             worker = trial.user_attrs.get(WORKER_ATTR) or {}
             pid = worker.get("pid")
-            if worker.get("host") != host or not pid or _process_alive(int(pid)):
+            if worker.get("host") != host or not pid or process_alive(int(pid)):
                 continue
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
                 storage.set_trial_user_attr(trial._trial_id, "stopped", "its process ended")

@@ -110,9 +110,13 @@ class ModelFamily(Protocol):
         ...
 
 
-def raw_predictions(model: Any, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
+def raw_predictions(
+    model: Any, X: pd.DataFrame, task: str, n_classes: int, classes: np.ndarray | None = None
+) -> np.ndarray:
     """A scikit-learn estimator's values (regression), P(positive) (binary), or (n, k)
-    probabilities spread over all k classes even when a fold's train part lacked some."""
+    probabilities spread over all k classes even when a fold's train part lacked some.
+    `classes` names the class of each probability column when the model was fit on
+    renumbered labels; by default the model's own `classes_`."""
     import numpy as np
 
     if task == "regression":
@@ -121,5 +125,43 @@ def raw_predictions(model: Any, X: pd.DataFrame, task: str, n_classes: int) -> n
     if task == "binary":
         return proba[:, 1]
     full = np.zeros((len(X), n_classes))
-    full[:, np.asarray(model.classes_, dtype=int)] = proba
+    full[:, np.asarray(model.classes_ if classes is None else classes, dtype=int)] = proba
     return full
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A one-model family's fitted fold: the estimator, and the task and class count that
+    its predictions are read with."""
+
+    model: Any
+    task: str
+    n_classes: int
+
+
+class OneModelFamily:
+    """What the families of one estimator share: their one member is named like the family,
+    it takes the estimator's own defaults and checks unless a family says otherwise, and a
+    `ModelState` is predicted through `raw_predictions`. A family sets its name, description,
+    members, min_budget, search space and fit_fold, and overrides what differs."""
+
+    name: str
+    tasks = TASKS
+    epoch_callbacks = False
+
+    def default_params(self) -> dict[str, Any]:
+        return {}  # the estimator's own defaults
+
+    def check_params(self, params: Mapping[str, Any] | None) -> None:
+        return None  # the estimator names its own unknown or bad settings when it fits
+
+    def fitted(self, fold: FoldData, model: Any, member: MemberFit) -> Fitted:
+        """The fold's model as this family's Fitted, read back by `predict`."""
+        return Fitted(ModelState(model, fold.task, fold.n_classes), {self.name: member})
+
+    def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        state = fitted.state
+        return {self.name: raw_predictions(state.model, X, state.task, state.n_classes)}
+
+    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        return members[self.name]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
-from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, MemberFit, raw_predictions
+from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pipelines.metrics import Metric
+    from pipelines.models.base import EpochCallback, FoldData
 
 # Strong settings for small and medium tables: depth 6 and a moderate rate, the tree count
 # left to early stopping on the fold's valid rows.
@@ -249,15 +250,13 @@ class _State:
     n_classes: int
 
 
-class CatBoostFamily:
+class CatBoostFamily(OneModelFamily):
     """Gradient-boosted oblivious trees (CatBoost) with native categorical features,
     early-stopped on each fold; on a GPU when one is present and asked for."""
 
     name = "catboost"
     description = "CatBoost with native categoricals, early-stopped on each fold"
-    tasks = TASKS
     members = ("catboost",)
-    epoch_callbacks = False
     # `compete train` on 600 churn rows, 2 busy cores: ~3 s of interpreter, imports and data
     # before the first tree; a 5 s budget wrote submission.csv after 5.2-5.3 s with CV 0.792
     # (0.795 unbounded), a 1 s budget after 3.7 s.
@@ -333,9 +332,6 @@ class CatBoostFamily:
         state = fitted.state
         frame = catboost_frame(X, state.categorical)
         return {"catboost": raw_predictions(state.model, frame, state.task, state.n_classes)}
-
-    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        return members["catboost"]
 
 
 FAMILY = CatBoostFamily()

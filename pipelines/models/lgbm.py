@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
@@ -16,7 +15,7 @@ from pipelines.gbdt import (
     TASK_METRIC,
     lgbm_space,
 )
-from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, MemberFit, raw_predictions
+from pipelines.models.base import EpochCallback, Fitted, FoldData, MemberFit, OneModelFamily
 
 if TYPE_CHECKING:
     import numpy as np
@@ -104,28 +103,29 @@ def fit_booster(
     )
 
 
-@dataclass(frozen=True)
-class _State:
-    model: Any
-    task: str
-    n_classes: int
+def fit_lgbm(
+    fold: FoldData, params: Mapping[str, Any] | None, *, seed: int, deadline: Deadline
+) -> tuple[Any, MemberFit]:
+    """A booster on the fold's rows with `params` over our defaults (lgbm_settings)."""
+    settings, patience = lgbm_settings(
+        params, seed=seed, task=fold.task, n_classes=fold.n_classes, metric=fold.metric
+    )
+    return fit_booster(
+        settings, patience, fold.task, fold.X_fit, fold.y_fit, fold.X_valid, fold.y_valid,
+        deadline,
+    )  # fmt: skip
 
 
-class LightGBMFamily:
+class LightGBMFamily(OneModelFamily):
     """Gradient-boosted trees (LightGBM on the CPU), early-stopped on each fold's rows."""
 
     name = "lgbm"
     description = "LightGBM, early-stopped on each fold"
-    tasks = TASKS
     members = ("lgbm",)
-    epoch_callbacks = False
     min_budget = 10.0
 
     def default_params(self) -> dict[str, Any]:
         return {**DEFAULT_LGBM_PARAMS, "early_stopping_rounds": EARLY_STOPPING_ROUNDS}
-
-    def check_params(self, params: Mapping[str, Any] | None) -> None:
-        return None  # LightGBM names its own unknown parameters when it fits
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return lgbm_space(trial)
@@ -150,21 +150,7 @@ class LightGBMFamily:
         deadline: Deadline,
         callbacks: Sequence[EpochCallback] = (),
     ) -> Fitted:
-        settings, patience = lgbm_settings(
-            params, seed=seed, task=fold.task, n_classes=fold.n_classes, metric=fold.metric
-        )
-        model, member = fit_booster(
-            settings, patience, fold.task, fold.X_fit, fold.y_fit, fold.X_valid, fold.y_valid,
-            deadline,
-        )  # fmt: skip
-        return Fitted(_State(model, fold.task, fold.n_classes), {"lgbm": member})
-
-    def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        state = fitted.state
-        return {"lgbm": raw_predictions(state.model, X, state.task, state.n_classes)}
-
-    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        return members["lgbm"]
+        return self.fitted(fold, *fit_lgbm(fold, params, seed=seed, deadline=deadline))
 
 
 FAMILY = LightGBMFamily()

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
-from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, MemberFit, raw_predictions
+from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
 
 if TYPE_CHECKING:
     import numpy as np
     import optuna
     import pandas as pd
+
+    from pipelines.models.base import EpochCallback, FoldData
 
 
 def nn_space(trial: optuna.Trial) -> dict[str, Any]:
@@ -87,21 +89,15 @@ class _State:
     n_classes: int
 
 
-class NetworkFamily:
-    """A tabular network (pipelines.nn) per fold; `device` places it."""
+class NetworkFamily(OneModelFamily):
+    """A tabular network (pipelines.nn) per fold; `device` places it. Its default params are
+    the estimator's own, sized by the data."""
 
     name = "nn"
     description = "a network on category and numeric embeddings (an MLP or TabM)"
-    tasks = TASKS
     members = ("nn",)
     epoch_callbacks = True
     min_budget = 20.0
-
-    def default_params(self) -> dict[str, Any]:
-        return {}  # the estimator's own defaults, sized by the data
-
-    def check_params(self, params: Mapping[str, Any] | None) -> None:
-        return None  # the estimator checks its settings when it fits
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return nn_space(trial)
@@ -124,9 +120,6 @@ class NetworkFamily:
     def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, np.ndarray]:
         state = fitted.state
         return {"nn": raw_predictions(state.net, X, state.task, state.n_classes)}
-
-    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        return members["nn"]
 
 
 FAMILY = NetworkFamily()

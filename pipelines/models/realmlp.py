@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
-from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, MemberFit, raw_predictions
+from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pipelines.metrics import Metric
+    from pipelines.models.base import EpochCallback, FoldData
 
 TD_EPOCHS = 256  # RealMLP-TD's own schedule length
 # Settings this family sets itself; a user's params may not (they would break the fold loop).
@@ -247,12 +248,12 @@ class _State:
     n_classes: int
 
 
-class RealMLPFamily:
-    """pytabkit's RealMLP-TD per fold, on CUDA when present, epochs sized to the deadline."""
+class RealMLPFamily(OneModelFamily):
+    """pytabkit's RealMLP-TD per fold, on CUDA when present, epochs sized to the deadline.
+    Its default params are RealMLP-TD's own (pytabkit's DefaultParams), 256 epochs."""
 
     name = "realmlp"
     description = "RealMLP-TD (pytabkit), an MLP with meta-tuned defaults"
-    tasks = TASKS
     members = ("realmlp",)
     # pytabkit's Lightning loop has no hook for per-epoch callbacks: tuning prunes per fold.
     epoch_callbacks = False
@@ -262,9 +263,6 @@ class RealMLPFamily:
     # submission.csv at 11.4 s, 20s at 16.0 s; load 6-8: 30s at 25-30 s (all within
     # budget x 1.05 + 5). 20 s leaves the import room on a busy machine.
     min_budget = 20.0
-
-    def default_params(self) -> dict[str, Any]:
-        return {}  # RealMLP-TD's own defaults (pytabkit's DefaultParams), 256 epochs
 
     def check_params(self, params: Mapping[str, Any] | None) -> None:
         reserved = sorted(RESERVED & set(params or {}))
@@ -303,9 +301,6 @@ class RealMLPFamily:
                 state.model, model_inputs(X, state.medians), state.task, state.n_classes
             )
         return {"realmlp": raw}
-
-    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        return members["realmlp"]
 
 
 FAMILY = RealMLPFamily()

@@ -11,18 +11,15 @@ deadline could reach it, and importing it costs torch and Lightning (seconds) fo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
 from pipelines.gbdt import DEFAULT_LGBM_PARAMS, lgbm_space
-from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, raw_predictions
-from pipelines.models.lgbm import fit_booster, lgbm_settings
+from pipelines.models.base import EpochCallback, Fitted, FoldData, OneModelFamily
+from pipelines.models.lgbm import fit_lgbm
 
 if TYPE_CHECKING:
-    import numpy as np
     import optuna
-    import pandas as pd
 
 # pytabkit 1.8 DefaultParams.LGBM_TD_CLASS: lr 4e-2, subsample 0.75, colsample_bytree 1.0,
 # num_leaves 50, bagging_freq 1, min_data_in_leaf 40, min_sum_hessian_in_leaf 1e-7,
@@ -64,28 +61,17 @@ def td_params(task: str) -> dict[str, Any]:
     return {**_ENGINE, **(TD_REGRESSION if task == "regression" else TD_CLASSIFICATION)}
 
 
-@dataclass(frozen=True)
-class _State:
-    model: Any
-    task: str
-    n_classes: int
+class LightGBMTDFamily(OneModelFamily):
+    """LightGBM with pytabkit's meta-tuned defaults, early-stopped on each fold.
 
-
-class LightGBMTDFamily:
-    """LightGBM with pytabkit's meta-tuned defaults, early-stopped on each fold."""
+    default_params stays empty: td_params(task) applies when a fold is fit, as the TD values
+    differ by task. No seed_varies, so the portfolio bags its seeds: the TD settings bag rows
+    (subsample below 1 at every iteration), so another seed grows other trees."""
 
     name = "lgbm_td"
     description = "LightGBM with the meta-tuned TD defaults (pytabkit), early-stopped"
-    tasks = TASKS
     members = ("lgbm_td",)
-    epoch_callbacks = False
     min_budget = 10.0  # the same start-up as lgbm: no torch, the first tree of each fold
-
-    def default_params(self) -> dict[str, Any]:
-        return {}  # td_params(task) applies when a fold is fit: the TD values differ by task
-
-    def check_params(self, params: Mapping[str, Any] | None) -> None:
-        return None  # LightGBM names its own unknown parameters when it fits
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return lgbm_space(trial)
@@ -100,25 +86,8 @@ class LightGBMTDFamily:
         deadline: Deadline,
         callbacks: Sequence[EpochCallback] = (),
     ) -> Fitted:
-        settings, patience = lgbm_settings(
-            {**td_params(fold.task), **(params or {})},
-            seed=seed,
-            task=fold.task,
-            n_classes=fold.n_classes,
-            metric=fold.metric,
-        )
-        model, member = fit_booster(
-            settings, patience, fold.task, fold.X_fit, fold.y_fit, fold.X_valid, fold.y_valid,
-            deadline,
-        )  # fmt: skip
-        return Fitted(_State(model, fold.task, fold.n_classes), {"lgbm_td": member})
-
-    def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        state = fitted.state
-        return {"lgbm_td": raw_predictions(state.model, X, state.task, state.n_classes)}
-
-    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        return members["lgbm_td"]
+        td = {**td_params(fold.task), **(params or {})}
+        return self.fitted(fold, *fit_lgbm(fold, td, seed=seed, deadline=deadline))
 
 
 FAMILY = LightGBMTDFamily()

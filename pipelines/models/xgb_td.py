@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
-from pipelines.models.base import TASKS, EpochCallback, Fitted, FoldData, MemberFit
+from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pipelines.metrics import Metric
+    from pipelines.models.base import EpochCallback, FoldData
 
 # pytabkit 1.8 DefaultParams.XGB_TD_CLASS: lr 8e-2, min_child_weight 5e-6, reg_lambda 0,
 # max_depth 6, colsample_bylevel 0.9, subsample 0.65, hist, max_bin 256, 1000 trees,
@@ -106,21 +107,16 @@ class _State:
     present: np.ndarray | None  # the classes the fold's fit rows hold (XGBoost needs 0..k-1)
 
 
-class XGBoostTDFamily:
-    """XGBoost with pytabkit's meta-tuned defaults, early-stopped on each fold."""
+class XGBoostTDFamily(OneModelFamily):
+    """XGBoost with pytabkit's meta-tuned defaults, early-stopped on each fold.
+
+    default_params stays empty: td_params(task) applies when a fold is fit, as the TD values
+    differ by task."""
 
     name = "xgb_td"
     description = "XGBoost with the meta-tuned TD defaults (pytabkit), early-stopped"
-    tasks = TASKS
     members = ("xgb_td",)
-    epoch_callbacks = False
     min_budget = 10.0  # like lgbm: no torch, the first tree of each fold
-
-    def default_params(self) -> dict[str, Any]:
-        return {}  # td_params(task) applies when a fold is fit: the TD values differ by task
-
-    def check_params(self, params: Mapping[str, Any] | None) -> None:
-        return None  # XGBoost names its own unknown parameters when it fits
 
     def search_space(self, trial: optuna.Trial) -> dict[str, Any]:
         return xgb_space(trial)
@@ -172,20 +168,8 @@ class XGBoostTDFamily:
         return Fitted(_State(model, fold.task, fold.n_classes, present), {"xgb_td": member})
 
     def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        import numpy as np
-
-        state = fitted.state
-        if state.task == "regression":
-            return {"xgb_td": np.asarray(state.model.predict(X), dtype=float)}
-        proba = np.asarray(state.model.predict_proba(X))
-        if state.task == "binary":
-            return {"xgb_td": proba[:, 1]}
-        full = np.zeros((len(X), state.n_classes))
-        full[:, state.present] = proba
-        return {"xgb_td": full}
-
-    def result_params(self, members: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-        return members["xgb_td"]
+        s = fitted.state
+        return {"xgb_td": raw_predictions(s.model, X, s.task, s.n_classes, classes=s.present)}
 
 
 FAMILY = XGBoostTDFamily()

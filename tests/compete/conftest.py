@@ -4,6 +4,9 @@ and a loopback proxy that injects faults (429, 5xx, refused uploads) in front of
 from __future__ import annotations
 
 import http.client
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +28,37 @@ def churn_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "churn.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def _compete_process(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "compete.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="session")
+def run_compete() -> Callable[..., subprocess.CompletedProcess]:
+    """`compete --home HOME ARGS...` in its own process, as a user runs it (wide terminal)."""
+    return _compete_process
+
+
+@pytest.fixture(scope="module")
+def cli_workspace(tmp_path_factory, churn_csv, run_compete) -> Path:
+    """A home with the churn practice competition created and downloaded through the CLI,
+    shared by one test module."""
+    home = tmp_path_factory.mktemp("cli") / "home"
+    for args in (
+        ("practice", "create", "churn", "--csv", str(churn_csv), "--target", "churn",
+         "--metric", "auc"),
+        ("download", "churn"),
+    ):  # fmt: skip
+        done = run_compete(home, *args)
+        assert done.returncode == 0, done.stderr
+    return home
 
 
 def make_competition(home: Path, name: str, csv: Path, **overrides):

@@ -5,9 +5,6 @@ command's start to submission.csv written, at most budget x 1.05 + 5 s."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,29 +16,6 @@ from hypothesis import strategies as st
 from compete.errors import UsageError
 from compete.training import MIN_BUDGET, parse_duration
 from pipelines.models import FAMILIES, family_names
-
-
-def compete(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "compete.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, churn_csv) -> Path:
-    home = tmp_path_factory.mktemp("budget") / "home"
-    for args in (
-        ("practice", "create", "churn", "--csv", str(churn_csv), "--target", "churn",
-         "--metric", "auc"),
-        ("download", "churn"),
-    ):  # fmt: skip
-        done = compete(home, *args)
-        assert done.returncode == 0, done.stderr
-    return home
 
 
 @pytest.mark.parametrize(
@@ -76,27 +50,27 @@ def test_anything_else_is_a_duration_or_one_clear_line(text):
 
 
 @pytest.mark.parametrize("text", ["0", "-5m", "abc", "10x", "0s", "5ms"])
-def test_bad_budgets_are_refused_in_one_line(workspace, text):
-    refused = compete(workspace, "train", "churn", f"--budget={text}")
+def test_bad_budgets_are_refused_in_one_line(run_compete, cli_workspace, text):
+    refused = run_compete(cli_workspace, "train", "churn", f"--budget={text}")
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "--budget" in lines[0] and repr(text) in lines[0]
 
 
-def test_a_budget_too_short_for_the_family_says_the_minimum(workspace):
+def test_a_budget_too_short_for_the_family_says_the_minimum(run_compete, cli_workspace):
     least = FAMILIES["nn"].min_budget
-    refused = compete(workspace, "train", "churn", "--model", "nn", "--budget", "2s")
+    refused = run_compete(cli_workspace, "train", "churn", "--model", "nn", "--budget", "2s")
     assert refused.returncode == 2
     assert f"at least {least:g}s" in refused.stderr and len(refused.stderr.splitlines()) == 1
-    both = compete(workspace, "train", "churn", "--budget", "30s", "--timeout", "30s")
+    both = run_compete(cli_workspace, "train", "churn", "--budget", "30s", "--timeout", "30s")
     assert both.returncode == 2 and "not both" in both.stderr
 
 
-def _kept(workspace: Path, model: str, *extra: str) -> tuple[dict, float]:
+def _kept(run_compete, workspace: Path, model: str, *extra: str) -> tuple[dict, float]:
     """Train with the family's shortest budget; the seconds from launch to submission.csv."""
     budget = FAMILIES[model].min_budget
     started = time.time()
-    done = compete(workspace, "train", "churn", "--model", model, *extra, "--json")
+    done = run_compete(workspace, "train", "churn", "--model", model, *extra, "--json")
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)
     assert run["budget"] == budget
@@ -110,13 +84,13 @@ def _kept(workspace: Path, model: str, *extra: str) -> tuple[dict, float]:
 
 
 @pytest.mark.parametrize("model", family_names())
-def test_each_family_keeps_its_shortest_budget(workspace, model):
+def test_each_family_keeps_its_shortest_budget(run_compete, cli_workspace, model):
     budget = FAMILIES[model].min_budget
-    run, _ = _kept(workspace, model, "--budget", f"{budget:g}s", "--device", "cpu")
+    run, _ = _kept(run_compete, cli_workspace, model, "--budget", f"{budget:g}s", "--device", "cpu")
     assert run["model"] == model and len(run["fold_scores"]) == 5 and run["trials"] is None
 
 
-def test_timeout_is_the_budget_with_tuning(workspace):
+def test_timeout_is_the_budget_with_tuning(run_compete, cli_workspace):
     budget = FAMILIES["lgbm"].min_budget
-    run, _ = _kept(workspace, "lgbm", "--timeout", f"{budget:g}s")
+    run, _ = _kept(run_compete, cli_workspace, "lgbm", "--timeout", f"{budget:g}s")
     assert run["trials"] >= 1 and 0.5 < run["cv_mean"] <= 1

@@ -6,9 +6,6 @@ refused in one line with exit code 2."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,34 +19,13 @@ from pipelines.portfolio import MIN_BUDGET
 runner = CliRunner()
 
 
-def compete(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "compete.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, churn_csv) -> Path:
-    home = tmp_path_factory.mktemp("portfolio") / "home"
-    for args in (
-        ("practice", "create", "churn", "--csv", str(churn_csv), "--target", "churn",
-         "--metric", "auc"),
-        ("download", "churn"),
-    ):  # fmt: skip
-        done = compete(home, *args)
-        assert done.returncode == 0, done.stderr
-    return home
-
-
-def test_a_portfolio_within_its_budget_ends_in_a_submission_the_host_accepts(workspace, capsys):
+def test_a_portfolio_within_its_budget_ends_in_a_submission_the_host_accepts(
+    run_compete, cli_workspace, capsys
+):
     budget = MIN_BUDGET
     started = time.time()
-    done = compete(
-        workspace, "train", "churn", "--budget", f"{budget:g}s", "--families", "lgbm,nn",
+    done = run_compete(
+        cli_workspace, "train", "churn", "--budget", f"{budget:g}s", "--families", "lgbm,nn",
         "--device", "cpu", "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -69,13 +45,16 @@ def test_a_portfolio_within_its_budget_ends_in_a_submission_the_host_accepts(wor
     folder = Path(run["folder"])
     assert (folder / "portfolio.json").is_file()
     assert {p.name for p in (folder / "members").iterdir()} == {m["name"] for m in members}
-    sample = pd.read_csv(workspace / "competitions" / "churn" / "data" / "sample_submission.csv")
+    sample = pd.read_csv(
+        cli_workspace / "competitions" / "churn" / "data" / "sample_submission.csv"
+    )
     submission = pd.read_csv(run["submission"])
     assert list(submission.columns) == list(sample.columns) and len(submission) == len(sample)
     assert submission.iloc[:, 1].between(0, 1).all()
 
-    sent = compete(workspace, "submit", "churn", "-f", run["submission"], "-m", "portfolio",
-                   "--json")  # fmt: skip
+    sent = run_compete(
+        cli_workspace, "submit", "churn", "-f", run["submission"], "-m", "portfolio", "--json"
+    )
     assert sent.returncode == 0, sent.stderr
     scored = json.loads(sent.stdout)["submission"]
     assert scored["status"] == "complete" and 0.5 < scored["public_score"] <= 1
@@ -112,21 +91,21 @@ def _refused(home: Path, *args: str) -> str:
 
 
 @pytest.mark.parametrize("text", ["0", "-5m", "abc"])
-def test_bad_portfolio_budgets_are_refused_in_one_line(workspace, text):
-    line = _refused(workspace, f"--budget={text}", "--families", "lgbm")
+def test_bad_portfolio_budgets_are_refused_in_one_line(cli_workspace, text):
+    line = _refused(cli_workspace, f"--budget={text}", "--families", "lgbm")
     assert "--budget" in line and repr(text) in line
 
 
-def test_what_the_portfolio_cannot_take_is_refused_in_one_line(workspace):
-    line = _refused(workspace, "--budget", "10s")
+def test_what_the_portfolio_cannot_take_is_refused_in_one_line(cli_workspace):
+    line = _refused(cli_workspace, "--budget", "10s")
     assert f"at least {MIN_BUDGET:g}s" in line and "portfolio" in line and "--model" in line
-    line = _refused(workspace, "--budget", "1m", "--families", "lgbm,xgb")
+    line = _refused(cli_workspace, "--budget", "1m", "--families", "lgbm,xgb")
     assert "unknown xgb" in line and "use some of lgbm, " in line
-    line = _refused(workspace, "--budget", "1m", "--families", ",")
+    line = _refused(cli_workspace, "--budget", "1m", "--families", ",")
     assert "names no family" in line
-    line = _refused(workspace, "--model", "nn", "--families", "lgbm")
+    line = _refused(cli_workspace, "--model", "nn", "--families", "lgbm")
     assert "drop --model" in line
-    line = _refused(workspace, "--families", "lgbm")
+    line = _refused(cli_workspace, "--families", "lgbm")
     assert "give --budget too" in line
-    line = _refused(workspace, "--budget", "1m", "--param", "num_leaves=7")
+    line = _refused(cli_workspace, "--budget", "1m", "--param", "num_leaves=7")
     assert "--param" in line and "--model" in line

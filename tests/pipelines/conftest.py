@@ -43,3 +43,44 @@ def prepared_churn(churn) -> Callable[..., tuple[Any, Any]]:
         return data, make_folds(data.y, task=data.task, n_splits=3, seed=0)
 
     return make
+
+
+class Ticks:
+    """A clock that moves one second each time it is read: a deadline at `at` passes at the
+    at-th check, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return float(self.reads)
+
+
+@pytest.fixture(scope="session")
+def ticks() -> type[Ticks]:
+    """A fresh scripted clock each call: `Deadline(8.0, ticks())` passes at the 8th check."""
+    return Ticks
+
+
+def _fold_of(data: Any, folds: Any, metric: str = "auc", fold: int = 0) -> Any:
+    from pipelines.metrics import get_metric
+    from pipelines.models import FoldData
+
+    fit, valid = folds != fold, folds == fold
+    return FoldData(
+        X_fit=data.X[fit],
+        y_fit=data.y[fit],
+        X_valid=data.X[valid],
+        y_valid=data.y[valid],
+        task=data.task,
+        n_classes=len(data.classes) if data.classes is not None else 0,
+        metric=get_metric(metric),
+    )
+
+
+@pytest.fixture(scope="session")
+def fold_of() -> Callable[..., Any]:
+    """fold_of(data, folds, metric="auc", fold=0) -> FoldData: one fold of prepared data, as
+    cross-validation hands it to a family."""
+    return _fold_of

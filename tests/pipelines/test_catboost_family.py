@@ -14,22 +14,9 @@ from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
 from pipelines.features import prepare_frames
 from pipelines.folds import make_folds
-from pipelines.metrics import get_metric
 from pipelines.models import FoldData, get_family
 
 FEW = {"iterations": 40, "thread_count": 1}
-
-
-class Ticks:
-    """A clock that moves one second each time it is read: a deadline at `at` passes at the
-    at-th check, whatever the machine's speed."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def __call__(self) -> float:
-        self.reads += 1
-        return float(self.reads)
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +36,7 @@ def diamonds_task(diamonds, target: str):
     return data, make_folds(data.y, task=data.task, n_splits=3, seed=0)
 
 
-def fold_of(data, folds, metric: str, fold: int = 0) -> FoldData:
-    fit, valid = folds != fold, folds == fold
-    return FoldData(
-        X_fit=data.X[fit],
-        y_fit=data.y[fit],
-        X_valid=data.X[valid],
-        y_valid=data.y[valid],
-        task=data.task,
-        n_classes=len(data.classes) if data.classes is not None else 0,
-        metric=get_metric(metric),
-    )
-
-
-def test_binary_churn_beats_chance_with_its_categories_as_catboost_categories(tiny):
+def test_binary_churn_beats_chance_with_its_categories_as_catboost_categories(tiny, fold_of):
     data, folds = tiny
     result = cross_validate(
         data, model="catboost", metric="auc", folds=folds, params=FEW, device="cpu"
@@ -95,7 +69,7 @@ def test_multiclass_diamond_cut_gives_probabilities_over_every_grade(diamonds):
     assert result.mean < 0.9 * np.log(5), result.fold_scores  # better than guessing
 
 
-def test_a_fold_missing_a_class_still_predicts_every_class(diamonds):
+def test_a_fold_missing_a_class_still_predicts_every_class(diamonds, fold_of):
     data, folds = diamonds_task(diamonds, "cut")
     fold = fold_of(data, folds, "multiclass_logloss")
     rare = int(np.argmin(np.bincount(fold.y_fit)))
@@ -135,7 +109,7 @@ def test_the_same_seed_repeats_the_oof_whatever_the_threads_and_another_seed_doe
     assert not np.array_equal(first, oof(1, 1))
 
 
-def test_the_deadline_stops_boosting_keeping_the_best_iteration_so_far(tiny):
+def test_the_deadline_stops_boosting_keeping_the_best_iteration_so_far(tiny, fold_of, ticks):
     data, folds = tiny
     fold = fold_of(data, folds, "auc")
     family = get_family("catboost")
@@ -145,7 +119,7 @@ def test_the_deadline_stops_boosting_keeping_the_best_iteration_so_far(tiny):
     assert len(auc) == 60
     # One clock read per tree: the 18th read passes the deadline, after the 18th tree, where
     # the valid AUC has dipped from its best so far.
-    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(18.0, Ticks()))
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(18.0, ticks()))
     model = cut.state.model
     assert len(model.get_evals_result()["validation"]["AUC"]) == 18, "boosting went on"
     best = int(np.argmax(auc[:18])) + 1
@@ -211,7 +185,7 @@ def test_bad_params_are_refused_in_one_line_before_any_fold(tiny, params, messag
     assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
-def test_scikit_learn_names_override_the_defaults(tiny):
+def test_scikit_learn_names_override_the_defaults(tiny, fold_of):
     data, folds = tiny
     family = get_family("catboost")
     family.check_params({"n_estimators": 7, "max_depth": 3, "random_state": 5})
@@ -255,7 +229,7 @@ def test_optuna_tunes_catboost_in_its_search_space(tiny):
     assert result.best.model == "catboost" and 0.7 < result.best.mean <= 1
 
 
-def test_without_callbacks_growing_fits_keep_the_deadline(tiny):
+def test_without_callbacks_growing_fits_keep_the_deadline(tiny, fold_of):
     """The GPU's way (CatBoost runs no Python callbacks there), run on the CPU: fits of
     growing size, each sized to end before the deadline; past it, the first small fit stays."""
     from pipelines.models.catboost_family import (
@@ -284,4 +258,6 @@ def test_without_callbacks_growing_fits_keep_the_deadline(tiny):
     for seconds in (1.0, 3.0):
         model, member, took = fit(Deadline.after(seconds))
         grown = len(model.get_evals_result()["validation"]["AUC"])
-        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 0.2
+        # 0.5 s of slack: each step is sized from the last one's speed, which a busy machine
+        # (a parallel test run) changes under it; the command's promise is 5 % + 5 s.
+        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 0.5

@@ -15,8 +15,7 @@ from pipelines.cv import cross_validate
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
 from pipelines.gbdt import lgbm_space
-from pipelines.metrics import get_metric
-from pipelines.models import FAMILIES, FoldData, ModelFamily, family_names, get_family
+from pipelines.models import FAMILIES, ModelFamily, family_names, get_family
 from pipelines.tuning import SPACES, tune
 
 TINY_NET = {"backbone": "mlp", "n_blocks": 1, "d_block": 32, "d_embedding": 8, "max_epochs": 3}
@@ -27,34 +26,9 @@ TINY |= {"realmlp": {"n_epochs": 3, "n_threads": 1}, "lgbm_td": FEW_TREES, "xgb_
 PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
 
 
-class Ticks:
-    """A clock that moves one second each time it is read: a deadline at `at` passes at the
-    at-th check, whatever the machine's speed."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def __call__(self) -> float:
-        self.reads += 1
-        return float(self.reads)
-
-
 @pytest.fixture(scope="module")
 def tiny(prepared_churn):
     return prepared_churn(500, 400, random_state=7)
-
-
-def first_fold(data, folds) -> FoldData:
-    fit, valid = folds != 0, folds == 0
-    return FoldData(
-        X_fit=data.X[fit],
-        y_fit=data.y[fit],
-        X_valid=data.X[valid],
-        y_valid=data.y[valid],
-        task=data.task,
-        n_classes=0,
-        metric=get_metric("auc"),
-    )
 
 
 def test_the_registry_lists_every_family_without_importing_them():
@@ -72,13 +46,13 @@ def test_the_registry_lists_every_family_without_importing_them():
 
 
 @pytest.mark.parametrize("name", family_names())
-def test_every_family_fits_a_fold_and_the_same_seed_repeats_it(name, tiny):
+def test_every_family_fits_a_fold_and_the_same_seed_repeats_it(name, tiny, fold_of):
     data, folds = tiny
     family = FAMILIES[name]
     assert isinstance(family, ModelFamily) and family.name == name and family.min_budget > 0
     sampled = family.search_space(optuna.create_study().ask())
     assert sampled, f"{name} samples no parameters"
-    fold = first_fold(data, folds)
+    fold = fold_of(data, folds)
     runs = []
     for _ in range(2):
         fitted = family.fit_fold(fold, TINY[name], seed=0, device="cpu", deadline=Deadline.never())
@@ -102,13 +76,13 @@ def test_every_family_fits_a_fold_and_the_same_seed_repeats_it(name, tiny):
         assert np.array_equal(member.raw_oof[folds == 0], valid[member.model])
 
 
-def test_lightgbm_stops_at_its_deadline_keeping_the_best_iteration_so_far(tiny):
+def test_lightgbm_stops_at_its_deadline_keeping_the_best_iteration_so_far(tiny, fold_of, ticks):
     data, folds = tiny
-    fold = first_fold(data, folds)
+    fold = fold_of(data, folds)
     family = FAMILIES["lgbm"]
     params = {"n_estimators": 300, "early_stopping_rounds": 300, "n_jobs": 1}
     free = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
-    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(8.0, Ticks()))
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(8.0, ticks()))
     model = cut.state.model
     assert model.booster_.current_iteration() == 8, "boosting went on past the deadline"
     auc = free.state.model.evals_result_["valid_0"]["auc"]
@@ -121,27 +95,29 @@ def test_lightgbm_stops_at_its_deadline_keeping_the_best_iteration_so_far(tiny):
     )
 
 
-def test_the_network_stops_at_its_deadline_within_an_epoch_keeping_its_best_epoch(tiny):
+def test_the_network_stops_at_its_deadline_within_an_epoch_keeping_its_best_epoch(
+    tiny, fold_of, ticks
+):
     data, folds = tiny
-    fold = first_fold(data, folds)
+    fold = fold_of(data, folds)
     family = FAMILIES["nn"]
     params = {**TINY_NET, "max_epochs": 50, "patience": 50, "batch_size": 32}
     # ~9 batches an epoch: the 3rd check falls in the first epoch, the 30th in the fourth.
-    first = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(3.0, Ticks()))
+    first = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(3.0, ticks()))
     net = first.state.net
     assert net.n_epochs_ == 1 and net.best_epoch_ == 0
     assert np.isfinite(family.predict(first, data.X_test)["nn"]).all()
-    later = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(30.0, Ticks()))
+    later = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(30.0, ticks()))
     net = later.state.net
     losses = [h["valid_loss"] for h in net.history_]
     assert net.n_epochs_ == 4 and net.best_epoch_ == int(np.argmin(losses))
 
 
-def test_the_hybrid_fits_both_members_even_past_its_deadline(tiny):
+def test_the_hybrid_fits_both_members_even_past_its_deadline(tiny, fold_of):
     data, folds = tiny
     family = FAMILIES["hybrid"]
     params = {"nn": {**TINY_NET, "max_epochs": 50}, "lgbm": {"n_estimators": 300}}
-    fitted = family.fit_fold(first_fold(data, folds), params, seed=0, device="cpu", deadline=PASSED)
+    fitted = family.fit_fold(fold_of(data, folds), params, seed=0, device="cpu", deadline=PASSED)
     assert fitted.state.net.n_epochs_ == 1
     assert fitted.members["lgbm_emb"].best_iteration == 1
     assert all(np.isfinite(p).all() for p in family.predict(fitted, data.X_test).values())

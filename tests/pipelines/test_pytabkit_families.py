@@ -54,18 +54,6 @@ def regression(diamonds):
     return _diamonds(diamonds, "price")
 
 
-def _first_fold(data, folds) -> FoldData:
-    return FoldData(
-        X_fit=data.X[folds != 0],
-        y_fit=data.y[folds != 0],
-        X_valid=data.X[folds == 0],
-        y_valid=data.y[folds == 0],
-        task=data.task,
-        n_classes=0,
-        metric=get_metric("auc"),
-    )
-
-
 TASK_METRIC = {"binary": "auc", "multiclass": "multiclass_logloss", "regression": "rmse"}
 
 
@@ -164,12 +152,12 @@ def test_realmlp_refuses_the_settings_it_sets_per_fold():
     family.check_params({"n_epochs": 8, "lr": 0.1, "hidden_width": 128})
 
 
-def test_realmlp_reads_categories_and_fills_missing_numbers(binary):
+def test_realmlp_reads_categories_and_fills_missing_numbers(binary, fold_of):
     """Categorical columns reach pytabkit as categories (it one-hot encodes or embeds them);
     a missing number becomes the fit rows' median, so a row with one still predicts."""
     data, folds = binary
     assert data.categorical, "the churn table has categorical columns"
-    fold = _first_fold(data, folds)
+    fold = fold_of(data, folds)
     family = FAMILIES["realmlp"]
     fitted = family.fit_fold(fold, TINY["realmlp"], seed=0, device="cpu", deadline=Deadline.never())
     model = fitted.state.model
@@ -214,14 +202,14 @@ def test_the_td_defaults_are_pytabkits():
 
 
 @pytest.mark.parametrize("name", FAMILY_NAMES)
-def test_every_sampled_setting_fits(name, binary):
+def test_every_sampled_setting_fits(name, binary, fold_of):
     """Tuning's samples are settings the estimator takes: a few trials fit a fold each."""
     import optuna
 
     data, folds = binary
     family = FAMILIES[name]
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    fold = _first_fold(data, folds)
+    fold = fold_of(data, folds)
     for _ in range(3):
         params = {**family.search_space(study.ask()), **TINY[name]}
         family.check_params(params)
@@ -229,25 +217,13 @@ def test_every_sampled_setting_fits(name, binary):
         assert np.isfinite(family.predict(fitted, fold.X_valid)[name]).all()
 
 
-class Ticks:
-    """A clock that moves one second each time it is read: a deadline at `at` passes at the
-    at-th check, whatever the machine's speed."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def __call__(self) -> float:
-        self.reads += 1
-        return float(self.reads)
-
-
-def test_xgboost_stops_at_its_deadline_keeping_the_best_iteration_so_far(binary):
+def test_xgboost_stops_at_its_deadline_keeping_the_best_iteration_so_far(binary, fold_of, ticks):
     data, folds = binary
-    fold = _first_fold(data, folds)
+    fold = fold_of(data, folds)
     family = FAMILIES["xgb_td"]
     params = {"n_estimators": 300, "early_stopping_rounds": 300, "n_jobs": 1}
     free = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline.never())
-    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(8.0, Ticks()))
+    cut = family.fit_fold(fold, params, seed=0, device="cpu", deadline=Deadline(8.0, ticks()))
     model = cut.state.model
     assert model.get_booster().num_boosted_rounds() == 8, "boosting went on past the deadline"
     auc = free.state.model.evals_result()["validation_0"]["auc"]
