@@ -93,10 +93,12 @@ CUT_SHARE = 0.02
 # Seeds averaged into one member at most (more reduce the variance little).
 MAX_SEEDS = 5
 # The level-2 model (as AutoGluon's stack layer): LightGBM on the features and the level-1
-# members' out-of-fold predictions, on the same folds. Its time is kept back once LightGBM's
-# defaults have been measured: their CV's seconds times LEVEL2_COST (more columns), when that
-# is at most LEVEL2_SHARE of the time left; it runs after the fill, before the ensemble.
-LEVEL2_FAMILY, LEVEL2_COST, LEVEL2_SHARE = "lgbm", 1.3, 0.3
+# members' out-of-fold predictions, on the same folds. Its time is kept back as soon as
+# LightGBM's defaults have been measured: their CV's seconds times LEVEL2_COST, at most
+# LEVEL2_SHARE of the time left (cut at its deadline, it keeps its trees so far); it runs
+# after the fill, before the ensemble. The members' predictions make it converge in fewer
+# trees than level 1 (diamonds cut: 0.3x LightGBM's CV; price: 0.4x).
+LEVEL2_FAMILY, LEVEL2_COST, LEVEL2_SHARE, LEVEL2_MIN = "lgbm", 1.0, 0.3, 1.0
 # family -> (its member that must win, the family it must beat): the hybrid earns its place
 # only when LightGBM on the network's embeddings beats plain LightGBM on the probe fold.
 GATES = {"hybrid": ("lgbm_emb", "lgbm")}
@@ -202,6 +204,7 @@ class _Schedule:
         device: str,
         on_step: OnStep | None,
         gates: Mapping[str, tuple[str, str]],
+        with_level2: bool = True,
     ) -> None:
         self.gates = dict(gates)
         self.data, self.metric, self.folds = data, metric, folds
@@ -221,6 +224,7 @@ class _Schedule:
         self.estimates: dict[str, float] = {}  # family -> seconds of a full CV of its defaults
         self.member_seconds: dict[str, float] = {}  # member -> seconds of a full CV of it
         self.level2: Deadline | None = None  # the work deadline before level 2's time was kept
+        self.with_level2 = with_level2
 
     def note(self, text: str) -> None:
         self.log.append(f"[{self.clock() - self.started:7.1f}s] {text}")
@@ -431,6 +435,8 @@ class _Schedule:
                             result.mean, seconds, result))  # fmt: skip
             how = ", cut at its deadline" if cut else ""
             self.note(f"{name}: defaults CV {result.mean:.5f} in {seconds:.1f}s{how}")
+            if name == LEVEL2_FAMILY:
+                self.keep_level2()
 
     def run_fill(self) -> None:
         """Time that no full step fits (a large table whose first family took most of the
@@ -465,17 +471,14 @@ class _Schedule:
     # -- level 2 --------------------------------------------------------------------------
 
     def keep_level2(self) -> None:
-        """Keep back the level-2 model's time, once LEVEL2_FAMILY's defaults were measured and
-        two families or more ran, when it is at most LEVEL2_SHARE of the time left."""
-        cost = self.estimates.get(LEVEL2_FAMILY)
-        if cost is None or len({m.family for m in self.members}) < 2:
+        """Keep back the level-2 model's time once LEVEL2_FAMILY's defaults were measured:
+        their seconds times LEVEL2_COST, at most LEVEL2_SHARE of the time left."""
+        if not self.with_level2 or self.level2 is not None:
             return
-        need, left = cost * LEVEL2_COST, self.work.remaining()
-        if need > LEVEL2_SHARE * left:
-            self.note(
-                f"level 2: not run, ~{need:.1f}s is more than {LEVEL2_SHARE:.0%} of the "
-                f"{left:.1f}s left"
-            )
+        left = self.work.remaining()
+        need = min(self.estimates[LEVEL2_FAMILY] * LEVEL2_COST, LEVEL2_SHARE * left)
+        if need < LEVEL2_MIN:
+            self.note(f"level 2: not run, {left:.1f}s left")
             return
         self.level2, self.work = self.work, self.work.earlier(need)
         self.note(f"level 2: {need:.1f}s kept for {LEVEL2_FAMILY} on the members' predictions")
@@ -883,7 +886,7 @@ def run_portfolio(
             f"{', '.join(metric.tasks)}. Pick another metric."
         )
     folds = np.asarray(folds).astype(np.int64)
-    schedule = _Schedule(data, metric, folds, deadline, seed, device, on_step, gates)
+    schedule = _Schedule(data, metric, folds, deadline, seed, device, on_step, gates, level2)
     names, notes = candidate_families(data.task, families)
     for text in notes:
         schedule.note(text)
@@ -893,8 +896,6 @@ def run_portfolio(
             "No model family could be probed or fit in the time given: give a longer budget "
             "or other families (the log says why each was skipped)."
         )
-    if level2:
-        schedule.keep_level2()
     if tuning:
         schedule.run_tuning()
     schedule.run_seeds()

@@ -201,7 +201,7 @@ def test_level_two_learns_from_the_members_out_of_fold_predictions(churn_data, c
     assert level2.result.raw_oof.shape == (len(data.y),)
     assert len(level2.result.raw_test) == len(data.X_test)
     log = "\n".join(result.log)
-    assert "level 2: 3.9s kept for lgbm" in log  # 3 folds x 1 s, times LEVEL2_COST
+    assert "level 2: 3.0s kept for lgbm" in log  # LightGBM's CV: 3 folds x 1 s
     assert "level 2: lgbm_l2 on lgbm, medium: CV" in log
     # Its inputs: the features and one column per member (binary), named after the member.
     from pipelines.portfolio import _level2_data
@@ -210,13 +210,17 @@ def test_level_two_learns_from_the_members_out_of_fold_predictions(churn_data, c
     extended = _level2_data(data, inputs)
     assert list(extended.X.columns[-2:]) == ["level1__lgbm__0", "level1__medium__0"]
     assert list(extended.X_test.columns) == list(extended.X.columns)
-    # Off, or too dear for the time left: no level 2, and the log says why.
+    # Off: no level 2.
     off = _run(data, folds, clock, ["lgbm", "medium"], 60.0, tuning=False, level2=False)
     assert all(m.kind != "level2" for m in off.members)
+    # Dear: at most 30 % of the time left after LightGBM is kept, and level 2 is cut there.
     register(Clocked("lgbm", clock, cost=8.0, trees=40))
+    started = clock.now
     dear = _run(data, folds, clock, ["lgbm", "medium"], 80.0, tuning=False)
-    assert all(m.kind != "level2" for m in dear.members)
-    assert any("level 2: not run" in line for line in dear.log), dear.log
+    assert clock.now - started <= 80.0
+    # 80 s less the ensemble's 4 % is 76.8 s; LightGBM took 24 s: 0.3 x 52.8 s is kept.
+    assert any("level 2: 15.8s kept for lgbm" in line for line in dear.log), dear.log
+    assert any("lgbm_l2 on lgbm" in line and "cut at its deadline" in line for line in dear.log)
 
 
 def test_same_seed_and_clock_script_give_the_same_schedule(churn_data, register):
