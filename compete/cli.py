@@ -349,8 +349,8 @@ def train(
 
     With --budget and no --model: the portfolio, the best ensemble the budget buys (each
     family's defaults in order of strength per second, its first fold a timed probe, Optuna
-    on the leaders, extra seeds, then hill climbing or a stacker over every member's
-    out-of-fold predictions). With --model: that family
+    on the leaders, extra seeds, a level-2 LightGBM on the members' out-of-fold predictions,
+    then hill climbing or a stacker over every member). With --model: that family
     alone, cross-validated on the competition's saved folds (or tuned with --trials or
     --timeout). With neither --model nor --budget: one LightGBM run."""
     import time
