@@ -12,15 +12,15 @@ The schedule, all on the competition's shared folds and inside one Deadline:
    when its probe on the first fold beats the rival's first fold;
 2. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
    at least MIN_TRIALS trials;
-3. seeds: another seed of each family's best member, same folds, its OOF and test
+3. level 2 (as AutoGluon's stack layer): LightGBM on the features and each family's best
+   member's OOF predictions, on the same folds, in time kept back for it once LightGBM's
+   defaults were measured (LEVEL2_COST times their CV, at most LEVEL2_SHARE of the time
+   left); it joins the members, and what it did not use goes on to the seeds;
+4. seeds: another seed of each family's best member, same folds, its OOF and test
    predictions averaged into the member (bagging), while time remains; a seed is planned on
    that member's own measured cost, and one cut at its deadline is not averaged in; time
    still left (FILL_SHARE of the budget) goes to the skipped families expected to cost
    least, one after another, cut at the deadline if they must be;
-4. level 2 (as AutoGluon's stack layer): LightGBM on the features and each family's best
-   member's OOF predictions, on the same folds, in time kept back for it once LightGBM's
-   defaults were measured (LEVEL2_COST times their CV, at most LEVEL2_SHARE of the time
-   left); it joins the members;
 5. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
    linear stacker cross-validated on the same folds, used only when its OOF score is better.
 
@@ -96,8 +96,8 @@ MAX_SEEDS = 5
 # members' out-of-fold predictions, on the same folds. Its time is kept back as soon as
 # LightGBM's defaults have been measured: their CV's seconds times LEVEL2_COST, at most
 # LEVEL2_SHARE of the time left (cut at its deadline, it keeps its trees so far); it runs
-# after the fill, before the ensemble. The members' predictions make it converge in fewer
-# trees than level 1 (diamonds cut: 0.3x LightGBM's CV; price: 0.4x).
+# after tuning, and the seeds and the fill get what it did not use. The members' predictions
+# make it converge in fewer trees than level 1 (diamonds cut: 0.3x LightGBM's CV; price 0.4x).
 LEVEL2_FAMILY, LEVEL2_COST, LEVEL2_SHARE, LEVEL2_MIN = "lgbm", 1.0, 0.3, 1.0
 # family -> (its member that must win, the family it must beat): the hybrid earns its place
 # only when LightGBM on the network's embeddings beats plain LightGBM on the probe fold.
@@ -225,6 +225,7 @@ class _Schedule:
         self.member_seconds: dict[str, float] = {}  # member -> seconds of a full CV of it
         self.level2: Deadline | None = None  # the work deadline before level 2's time was kept
         self.with_level2 = with_level2
+        self.level2_seconds = 0.0  # the time kept for level 2
 
     def note(self, text: str) -> None:
         self.log.append(f"[{self.clock() - self.started:7.1f}s] {text}")
@@ -481,6 +482,7 @@ class _Schedule:
             self.note(f"level 2: not run, {left:.1f}s left")
             return
         self.level2, self.work = self.work, self.work.earlier(need)
+        self.level2_seconds = need
         self.note(f"level 2: {need:.1f}s kept for {LEVEL2_FAMILY} on the members' predictions")
 
     def run_level2(self) -> None:
@@ -493,11 +495,10 @@ class _Schedule:
         self.work, self.level2 = self.level2, None
         inputs = self.best_per_family()
         label = f"{LEVEL2_FAMILY}_l2"
-        left = self.work.remaining()
         try:
             result, seconds, cut = self.cross_validate(
                 LEVEL2_FAMILY, label, "level2", params=None, seed=self.seed,
-                deadline=self.carve(left), data=_level2_data(self.data, inputs),
+                deadline=self.carve(self.level2_seconds), data=_level2_data(self.data, inputs),
             )  # fmt: skip
         except Exception as error:  # noqa: BLE001 - level 2 is optional, the rest goes on
             self.note(f"level 2: failed ({_one_line(error)})")
@@ -639,9 +640,11 @@ class _Schedule:
         return self.member_seconds.get(member.name, self.estimates[member.family])
 
     def best_per_family(self) -> list[Member]:
+        """Each family's best level-1 member (level 2 learns from them; it is not one)."""
         best: dict[str, Member] = {}
         for member in self.ranked():
-            best.setdefault(member.family, member)
+            if member.kind != "level2":
+                best.setdefault(member.family, member)
         return list(best.values())
 
 
@@ -898,9 +901,10 @@ def run_portfolio(
         )
     if tuning:
         schedule.run_tuning()
+    # Level 2 before the seeds: the time it kept and did not use goes to them and the fill.
+    schedule.run_level2()
     schedule.run_seeds()
     schedule.run_fill()
-    schedule.run_level2()
     schedule.report("ensemble", "portfolio", None)
     # The stacker only when time is left for it (it fits k+1 small linear models).
     stack_ok = schedule.deadline.remaining() > 0

@@ -203,6 +203,11 @@ def test_level_two_learns_from_the_members_out_of_fold_predictions(churn_data, c
     log = "\n".join(result.log)
     assert "level 2: 3.0s kept for lgbm" in log  # LightGBM's CV: 3 folds x 1 s
     assert "level 2: lgbm_l2 on lgbm, medium: CV" in log
+    # It runs before the seeds, which get the time it kept and did not use.
+    lines = [line.split("] ", 1)[1] for line in result.log]
+    stacked = next(i for i, line in enumerate(lines) if line.startswith("level 2: lgbm_l2"))
+    seeded = [i for i, line in enumerate(lines) if ": seed " in line]
+    assert seeded and min(seeded) > stacked, result.log
     # Its inputs: the features and one column per member (binary), named after the member.
     from pipelines.portfolio import _level2_data
 
