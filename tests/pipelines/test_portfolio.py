@@ -352,6 +352,36 @@ def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
     assert chosen.weights == {"exact": 1.0, "noise": 0.0}
 
 
+class Ticking(FakeClock):
+    """A clock that moves `step` seconds each time it is read: every fit takes time."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_the_stacker_is_left_out_when_its_fits_would_not_end_in_time():
+    """The stacker is not under any member's deadline: its first fold's fit times the rest,
+    and when they would run past the portfolio's deadline hill climbing is kept."""
+    rng = np.random.default_rng(0)
+    n = 600
+    folds = np.arange(n) % 5
+    rmse = get_metric("rmse")
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    y = a - b + rng.normal(scale=0.05, size=n)  # the stacker would win (test above)
+    members = [_member("a", a, folds), _member("b", b, folds)]
+    # Each clock read moves 1 s: the first fit "takes" 1 s, so 5 more need 5 s of the 4 left.
+    clock = Ticking(1.0)
+    late = ensemble(members, y, rmse, seed=0, deadline=Deadline.after(6.0, clock))
+    assert late.method == "hill" and late.stack_score is None
+    roomy = ensemble(members, y, rmse, seed=0, deadline=Deadline.after(60.0, Ticking(1.0)))
+    assert roomy.method == "stack"
+
+
 @pytest.mark.parametrize(
     ("target", "metric"), [("price", "rmse"), ("cut", "accuracy"), ("cut", "multiclass_logloss")]
 )
