@@ -374,7 +374,9 @@ def _read_submission(
     else:
         predictions = submission[spec.target].to_numpy()
     np.save(folder / "predictions.npy", np.asarray(predictions, dtype=float))
-    keep = ("model", "cv_mean", "cv_std", "seconds", "budget", "members", "device")
+    # The schedule's log too: what ran when, so a cell over its budget can be explained.
+    keep = ("model", "cv_mean", "cv_std", "seconds", "budget", "members", "device", "method",
+            "log")  # fmt: skip
     info = {key: summary[key] for key in keep if key in summary}
     (folder / "info.json").write_text(json.dumps(info, default=str))
 
