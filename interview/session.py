@@ -502,10 +502,13 @@ class InterviewSession:
             for item in self._bank.by_topic(topic)
             if item.id not in done
         ]
-        # Unseen by this person, or due for review; when a returning person has seen every
-        # item, anything not asked in this session.
-        fresh = [i for i in pool if i.id not in self._seen_before or i.id in due]
-        candidates = [Candidate(i.id, i.topic, *self._parameters[i.id]) for i in (fresh or pool)]
+        # Only a first answer is evidence of ability, so items the person never answered come
+        # first; then items due for review; then, for a person who has seen every item,
+        # anything not asked in this session.
+        fresh = [i for i in pool if i.id not in self._seen_before]
+        due_now = [i for i in pool if i.id in due]
+        chosen_from = fresh or due_now or pool
+        candidates = [Candidate(i.id, i.topic, *self._parameters[i.id]) for i in chosen_from]
         rng = np.random.default_rng([self._record.seed, len(answers)])
         chosen = choose(candidates, current, Counter(r.topic for r in answers), rng, self._config)
         return None if chosen is None else chosen.item_id
