@@ -797,15 +797,18 @@ def stack(
     return Stacked(raw_oof, _stack_predict(model, X_test, task, n_classes), scores, model)
 
 
+def _final_step(model: Any) -> Any:
+    """The stacker's linear model: the last step of a scaler's pipeline, or the model."""
+    return model[-1] if hasattr(model, "steps") else model
+
+
 def _stacker_name(model: Any) -> str:
-    final = model[-1] if hasattr(model, "steps") else model
-    return type(final).__name__
+    return type(_final_step(model)).__name__
 
 
 def _stack_weights(model: Any, names: Sequence[str], n_features: int) -> dict[str, float]:
     """Each member's share of the stacker's absolute coefficients (for the summary)."""
-    final = model[-1] if hasattr(model, "steps") else model  # a scaler's pipeline: its model
-    coef = np.abs(np.atleast_2d(np.asarray(final.coef_)))
+    coef = np.abs(np.atleast_2d(np.asarray(_final_step(model).coef_)))
     per_feature = coef.sum(axis=0)
     width = n_features // len(names)
     totals = {
