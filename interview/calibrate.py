@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from interview.bank import IRT, Bank
-from interview.store import CalibrationRecord, InterviewStore, ResponseRecord
+from interview.store import CalibrationRecord, InterviewStore, ResponseRecord, first_answers
 
 # Fitted values are clipped into the bank schema's range (a in (0, 4], b in [-4, 4]): an item
 # everyone passes has no finite MML difficulty.
@@ -88,7 +88,11 @@ def calibrate(
     first answer to an item counts: a later one follows its feedback (the model answer, the
     right option), so it would make the item look easier than it is."""
     now = now or datetime.now(UTC)
-    answers = _first_answers(store.all_responses(), store.session_users(), bank)
+    answers = [
+        r
+        for r in first_answers(store.all_responses(), store.session_users())
+        if r.item_id in bank.items
+    ]
     counts = defaultdict(int)
     for r in answers:
         counts[r.item_id] += 1
@@ -125,20 +129,6 @@ def calibrate(
         n_responses=len(answers),
         fitted_at=now,
     )
-
-
-def _first_answers(
-    answers: Sequence[ResponseRecord], users: dict[str, str], bank: Bank
-) -> list[ResponseRecord]:
-    """The answers (oldest first) to bank items that are their person's first to the item."""
-    seen: set[tuple[str, str]] = set()
-    first = []
-    for r in answers:
-        key = (users.get(r.session_id, r.session_id), r.item_id)
-        if r.item_id in bank.items and key not in seen:
-            seen.add(key)
-            first.append(r)
-    return first
 
 
 def _matrix(answers: Sequence[ResponseRecord], item_ids: Sequence[str], bank: Bank) -> np.ndarray:

@@ -41,6 +41,7 @@ from interview.store import (
     InterviewStore,
     ResponseRecord,
     SessionRecord,
+    first_answers,
 )
 
 if TYPE_CHECKING:
@@ -544,7 +545,7 @@ def progress(
     OVERALL, from each item's first answer by the person (later ones are re-tests after its
     feedback was shown: they schedule reviews, not θ); topics share strength through the
     overall ability."""
-    history = _first_per_item(store.user_responses(user))
+    history = first_answers(store.user_responses(user))
     found, overall = _joint(history, _parameters(bank, store), {}, topics, TOPIC_SD)
     found = {t: found[t] for t in sorted(found)}
     found[OVERALL] = overall
@@ -605,12 +606,6 @@ def _first_answers(history: Sequence[ResponseRecord]) -> dict[str, tuple[str, in
     return first
 
 
-def _first_per_item(history: Sequence[ResponseRecord]) -> list[ResponseRecord]:
-    """The answers of `history` (oldest first) that are their item's first."""
-    first = _first_answers(history)
-    return [r for r in history if first[r.item_id] == (r.session_id, r.position)]
-
-
 def _evidence(
     history: Sequence[ResponseRecord],
     parameters: dict[str, tuple[float, float, int]],
@@ -619,7 +614,7 @@ def _evidence(
     """Per topic the person answered before, what each item's first answer says (see
     interview.ability.topic_evidence); every such topic, so the overall learns from all."""
     found: dict[str, Evidence] = {}
-    for topic, responses in _responses(_first_per_item(history), parameters).items():
+    for topic, responses in _responses(first_answers(history), parameters).items():
         summary = topic_evidence(responses, config.drift)
         if summary is not None:
             found[topic] = summary

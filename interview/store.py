@@ -160,6 +160,23 @@ class ResponseRecord:
     answered_at: datetime
 
 
+def first_answers(
+    history: Sequence[ResponseRecord], person: dict[str, str] | None = None
+) -> list[ResponseRecord]:
+    """The answers of `history` (oldest first) that are their person's first to their item:
+    the ones given before any feedback on the item was shown, so the only evidence of
+    ability. `person` maps session ids to people (`InterviewStore.session_users`); without
+    it, `history` is one person's."""
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for r in history:
+        key = (person.get(r.session_id, r.session_id) if person else "", r.item_id)
+        if key not in seen:
+            seen.add(key)
+            first.append(r)
+    return first
+
+
 @dataclass(frozen=True)
 class EstimateRecord:
     session_id: str
