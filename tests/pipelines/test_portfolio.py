@@ -319,11 +319,13 @@ def test_no_family_that_can_be_probed_is_a_clear_error(churn_data, clock, regist
         run_portfolio(data, metric="auc", folds=folds, deadline=Deadline.never())
 
 
-def _member(name: str, raw: np.ndarray, folds: np.ndarray) -> Any:
+def _member(
+    name: str, raw: np.ndarray, folds: np.ndarray, metric: str = "rmse", task: str = "regression"
+) -> Any:
     from pipelines.portfolio import Member
 
     result = CVResult(
-        model=name, metric="rmse", task="regression", oof=raw, test_predictions=raw[:10],
+        model=name, metric=metric, task=task, oof=raw, test_predictions=raw[:10],
         test_ids=np.arange(10), classes=None, fold_scores=[0.0], params={}, fit_seconds=1.0,
         device="cpu", seed=0, n_folds=int(folds.max()) + 1, folds=folds, raw_oof=raw,
         raw_test=raw[:10],
@@ -350,6 +352,36 @@ def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
     assert not rmse.is_better(chosen.stack_score, chosen.hill_score)
     assert chosen.result.mean == pytest.approx(chosen.hill_score)
     assert chosen.weights == {"exact": 1.0, "noise": 0.0}
+
+
+def test_the_best_member_alone_when_no_blend_reaches_its_cv_over_the_folds():
+    """Hill climbing picks on the pooled OOF score, and for AUC pooling ranks rows of
+    different fold models against each other. A member that ranks every fold's rows almost
+    perfectly, each fold's outputs shifted by its own offset, is poor pooled and the best
+    over the folds (the CV every member and the ensemble report): it stands alone."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    folds = np.arange(n) % 5
+    auc = get_metric("auc")
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    shifted = 1 / (1 + np.exp(-(2.0 * y + rng.normal(scale=0.5, size=n) + 6.0 * (folds - 2))))
+    plain = 1 / (1 + np.exp(-(0.8 * y + rng.normal(scale=1.0, size=n))))
+    members = [
+        _member("shifted", shifted, folds, "auc", "binary"),
+        _member("plain", plain, folds, "auc", "binary"),
+    ]
+    chosen = ensemble(members, y, auc, seed=0, stack_ok=False)
+    per_fold = np.mean([auc.score(y[folds == k], shifted[folds == k]) for k in range(5)])
+    assert auc.score(y, plain) > auc.score(y, shifted)  # pooled, plain leads
+    assert chosen.method == "single"
+    assert chosen.weights == {"shifted": 1.0, "plain": 0.0}
+    assert chosen.result.mean == pytest.approx(per_fold)
+    assert auc.is_better(chosen.result.mean, chosen.hill_score)
+    np.testing.assert_allclose(chosen.result.test_predictions, shifted[:10])
+    # Without the shifts, hill climbing's blend is kept.
+    steady = 1 / (1 + np.exp(-(2.0 * y + rng.normal(scale=0.5, size=n))))
+    members[0] = _member("steady", steady, folds, "auc", "binary")
+    assert ensemble(members, y, auc, seed=0, stack_ok=False).method == "hill"
 
 
 class Ticking(FakeClock):
