@@ -61,12 +61,6 @@ def _simulate(store: InterviewStore, people: int, seed: int = 0) -> None:
     store.add_responses(rows)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with InterviewStore.open(f"sqlite:///{tmp_path / 'calibrate.sqlite'}") as opened:
-        yield opened
-
-
 def test_calibration_recovers_known_parameters_and_keeps_priors(store):
     bank = _bank()
     _simulate(store, people=400)

@@ -22,43 +22,20 @@ from interview.session import (
     progress,
     propose_focus,
 )
-from interview.store import InterviewStore, SessionRecord
+from interview.store import SessionRecord
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LEVELS = {"easy": -1.0, "medium": 0.0, "hard": 1.2}
 
 
-def _bank() -> Bank:
-    topics = {
-        t: Topic(id=t, area="failure_modes", title=t.title(), description="")
-        for t in ("masks", "numerics")
-    }
-    items = {}
-    for topic in topics:
-        for k, level in enumerate(["easy", "easy", "medium", "medium", "hard", "hard"] * 2):
-            item = Item(
-                id=f"{topic}-{k}",
-                topic=topic,
-                kind="choice",
-                level=level,
-                prompt=f"{topic} question {k}",
-                options=["right", "wrong", "also wrong"],
-                answer=0,
-                irt=IRT(a=0.8 + 0.1 * k, b=LEVELS[level] + 0.05 * k),
-            )
-            items[item.id] = item
-    return Bank(topics=topics, items=items)
-
-
 @pytest.fixture
-def bank() -> Bank:
-    return _bank()
-
-
-@pytest.fixture
-def store(tmp_path):
-    with InterviewStore.open(f"sqlite:///{tmp_path / 'interview.sqlite'}") as opened:
-        yield opened
+def bank(choice_bank) -> Bank:
+    levels = ["easy", "easy", "medium", "medium", "hard", "hard"] * 2
+    return choice_bank(
+        ("masks", "numerics"),
+        levels,
+        lambda k, level: IRT(a=0.8 + 0.1 * k, b=LEVELS[level] + 0.05 * k),
+    )
 
 
 def knows_up_to(bank: Bank, b_max: float):

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from interview.bank import IRT, Bank, Item, Topic
+from interview.bank import IRT, Bank
 from interview.grading import Grader
 from interview.session import (
     OVERALL,
@@ -25,30 +23,13 @@ LEVELS = (("easy", -1.0), ("medium", 0.0), ("hard", 1.2), ("hard", 1.25))
 ALL_EIGHT = SessionConfig(max_items=8, min_items=8)
 
 
-def _bank(topics: tuple[str, ...] = ("masks", "numerics"), per_topic: int = 4) -> Bank:
-    found = {t: Topic(id=t, area="failure_modes", title=t.title(), description="") for t in topics}
-    items = {}
-    for topic in topics:
-        for k, (level, b) in enumerate(LEVELS[:per_topic]):
-            item = Item(
-                id=f"{topic}-{k}",
-                topic=topic,
-                kind="choice",
-                level=level,
-                prompt=f"{topic} question {k}",
-                options=["right", "wrong", "also wrong"],
-                answer=0,
-                explanation="The first option is right.",
-                irt=IRT(a=1.0, b=b),
-            )
-            items[item.id] = item
-    return Bank(topics=found, items=items)
-
-
-@pytest.fixture
-def store(tmp_path):
-    with InterviewStore.open(f"sqlite:///{tmp_path / 'interview.sqlite'}") as opened:
-        yield opened
+def _bank(choice_bank, topics: tuple[str, ...] = ("masks", "numerics"), per_topic: int = 4) -> Bank:
+    return choice_bank(
+        topics,
+        [level for level, _ in LEVELS[:per_topic]],
+        lambda k, _level: IRT(a=1.0, b=LEVELS[k][1]),
+        explanation="The first option is right.",
+    )
 
 
 class Memoriser:
@@ -79,8 +60,8 @@ def _due(store: InterviewStore, user: str) -> dict[str, datetime]:
     return {c.item_id: c.due for c in store.cards(user)}
 
 
-def test_memorised_feedback_does_not_raise_the_estimate(store):
-    bank = _bank()
+def test_memorised_feedback_does_not_raise_the_estimate(store, choice_bank):
+    bank = _bank(choice_bank)
     ana = Memoriser(bank)
     first = InterviewSession.start(
         store, bank, Grader(), user="ana", seed=7, config=ALL_EIGHT, now=NOW
@@ -143,8 +124,8 @@ def test_memorised_feedback_does_not_raise_the_estimate(store):
     assert all(due_last[i] > due_after[i] for i in bank.items)
 
 
-def test_an_item_answered_in_a_parallel_session_is_a_re_test(store):
-    bank = _bank(("masks",), per_topic=1)  # one item: both sessions must serve it
+def test_an_item_answered_in_a_parallel_session_is_a_re_test(store, choice_bank):
+    bank = _bank(choice_bank, ("masks",), per_topic=1)  # one item: both sessions must serve it
     one = SessionConfig(max_items=1, min_items=1)
     a = InterviewSession.start(store, bank, Grader(), user="cy", seed=1, config=one, now=NOW)
     b = InterviewSession.start(store, bank, Grader(), user="cy", seed=2, config=one, now=NOW)
