@@ -423,7 +423,9 @@ class InterviewSession:
         )
         if item.id not in self._first:
             # another session of this person (a second tab) may have answered it since
-            self._first = _first_answers(self._store.user_responses(self.user))
+            self._first.update(
+                _first_answers(self._store.user_responses(self.user, item_id=item.id))
+            )
         answers = [*self._answers, row]
         found, overall = self._joint(answers)
         # every topic moves with the overall, so each answer stores them all

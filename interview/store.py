@@ -386,9 +386,10 @@ class InterviewStore(DatabaseStore):
             return [_response(r) for r in rows]
 
     def user_responses(
-        self, user: str, *, exclude_session: str | None = None
+        self, user: str, *, exclude_session: str | None = None, item_id: str | None = None
     ) -> list[ResponseRecord]:
-        """Every answer the person gave, oldest first (without one session's, if named)."""
+        """Every answer the person gave, oldest first (without one session's, if named; to
+        one item only, if named)."""
         query = (
             select(responses)
             .join(sessions, sessions.c.id == responses.c.session_id)
@@ -397,6 +398,8 @@ class InterviewStore(DatabaseStore):
         )
         if exclude_session is not None:
             query = query.where(responses.c.session_id != exclude_session)
+        if item_id is not None:
+            query = query.where(responses.c.item_id == item_id)
         with self._db.transaction() as connection:
             return [_response(r) for r in connection.execute(query)]
 
