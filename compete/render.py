@@ -127,7 +127,7 @@ def render_portfolio(portfolio: Any, *, title: str) -> None:
             m.name, m.family, m.kind, str(len(m.seeds)), fmt(m.score), f"{m.seconds:.1f}",
             fmt(m.weight, 3),
         )  # fmt: skip
-    how = {"stack": "stacker", "single": "best member alone"}.get(portfolio.method, "hill climbing")
+    how = "stacker" if portfolio.method == "stack" else "hill climbing"
     table.add_row(
         "ensemble", how, "", "", fmt(cv.mean), f"{portfolio.seconds:.1f}", fmt(1.0, 3),
         style="bold",

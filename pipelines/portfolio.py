@@ -820,9 +820,8 @@ def _stack_weights(model: Any, names: Sequence[str], n_features: int) -> dict[st
 
 @dataclass(frozen=True)
 class Ensemble:
-    """The final ensemble: its CVResult, how it was made ("hill", "stack", or "single": the
-    best member alone, when neither blend reaches its CV), both OOF scores (the stacker's
-    None when it was not tried) and each member's weight."""
+    """The final ensemble: its CVResult, how it was made ("hill" or "stack"), both OOF
+    scores (the stacker's None when it was not tried) and each member's weight."""
 
     result: CVResult
     method: str
@@ -842,39 +841,15 @@ def ensemble(
 ) -> Ensemble:
     """Hill climbing over the members' OOF predictions, or the stacker when its OOF score is
     better (the stacker is tried with two members or more, when `stack_ok`, and only when
-    its fits end before `deadline`); the best member alone when its CV (the mean over folds,
-    as every member's and the ensemble's is reported) beats both. Hill climbing picks on the
-    pooled OOF score, and for a ranking metric (AUC) pooling ranks rows of different fold
-    models against each other: on lending_club it chose a blend at 0.743 beside CatBoost's
-    0.753."""
+    its fits end before `deadline`)."""
     from pipelines.blend import blend_results
 
     runs = [replace(m.result, model=m.name) for m in members]
     blend, hill = blend_results(runs, y, metric=metric, seed=seed, model="portfolio")
     chosen = Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
-    if len(runs) >= 2 and stack_ok:
-        chosen = _stacked_or(chosen, runs, y, metric, seed, deadline)
-    if len(runs) < 2:
+    if len(runs) < 2 or not stack_ok:
         return chosen
-    singles = [
-        blend_results([run], y, metric=metric, seed=seed, model="portfolio")[1] for run in runs
-    ]
-    best = _best_index([single.mean for single in singles], metric)
-    if metric.is_better(singles[best].mean, chosen.result.mean) and not np.isclose(
-        singles[best].mean, chosen.result.mean, rtol=1e-12, atol=1e-12
-    ):
-        weights = {run.model: float(k == best) for k, run in enumerate(runs)}
-        single = replace(singles[best], params={"method": "single", "members": [runs[best].model]})
-        return Ensemble(single, "single", chosen.hill_score, chosen.stack_score, weights)
-    return chosen
-
-
-def _best_index(scores: Sequence[float], metric: Metric) -> int:
-    best = 0
-    for index, value in enumerate(scores):
-        if metric.is_better(value, scores[best]):
-            best = index
-    return best
+    return _stacked_or(chosen, runs, y, metric, seed, deadline)
 
 
 def _stacked_or(
@@ -909,15 +884,11 @@ def _stacked_or(
     return Ensemble(result, "stack", hill.hill_score, stack_score, weights)
 
 
-def _verdict(chosen: Ensemble, score: float, *, stack_tried: bool) -> str:
+def _verdict(chosen: Ensemble, *, stack_tried: bool) -> str:
     """How the ensemble was chosen, for the log."""
     hill, stacked = chosen.hill_score, chosen.stack_score
     if chosen.method == "stack":
         return f"stacker OOF {stacked:.5f} beats hill climbing {hill:.5f}"
-    if chosen.method == "single":
-        alone = max(chosen.weights, key=chosen.weights.__getitem__)
-        also = f" and the stacker {stacked:.5f}" if stacked is not None else ""
-        return f"{alone} alone {score:.5f}: hill climbing {hill:.5f}{also} score below it"
     if stacked is not None:
         return f"hill climbing {hill:.5f} (stacker {stacked:.5f} not better)"
     if stack_tried:
@@ -1020,7 +991,7 @@ def run_portfolio(
         },
         fit_seconds=schedule.clock() - schedule.started,
     )
-    verdict = _verdict(chosen, final.mean, stack_tried=stack_ok and len(schedule.members) > 1)
+    verdict = _verdict(chosen, stack_tried=stack_ok and len(schedule.members) > 1)
     schedule.note(f"ensemble: {verdict}")
     schedule.report("ensemble", "portfolio", final.mean)
     return PortfolioResult(

@@ -354,36 +354,6 @@ def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
     assert chosen.weights == {"exact": 1.0, "noise": 0.0}
 
 
-def test_the_best_member_alone_when_no_blend_reaches_its_cv_over_the_folds():
-    """Hill climbing picks on the pooled OOF score, and for AUC pooling ranks rows of
-    different fold models against each other. A member that ranks every fold's rows almost
-    perfectly, each fold's outputs shifted by its own offset, is poor pooled and the best
-    over the folds (the CV every member and the ensemble report): it stands alone."""
-    rng = np.random.default_rng(0)
-    n = 1000
-    folds = np.arange(n) % 5
-    auc = get_metric("auc")
-    y = (rng.random(n) < 0.3).astype(np.int64)
-    shifted = 1 / (1 + np.exp(-(2.0 * y + rng.normal(scale=0.5, size=n) + 6.0 * (folds - 2))))
-    plain = 1 / (1 + np.exp(-(0.8 * y + rng.normal(scale=1.0, size=n))))
-    members = [
-        _member("shifted", shifted, folds, "auc", "binary"),
-        _member("plain", plain, folds, "auc", "binary"),
-    ]
-    chosen = ensemble(members, y, auc, seed=0, stack_ok=False)
-    per_fold = np.mean([auc.score(y[folds == k], shifted[folds == k]) for k in range(5)])
-    assert auc.score(y, plain) > auc.score(y, shifted)  # pooled, plain leads
-    assert chosen.method == "single"
-    assert chosen.weights == {"shifted": 1.0, "plain": 0.0}
-    assert chosen.result.mean == pytest.approx(per_fold)
-    assert auc.is_better(chosen.result.mean, chosen.hill_score)
-    np.testing.assert_allclose(chosen.result.test_predictions, shifted[:10])
-    # Without the shifts, hill climbing's blend is kept.
-    steady = 1 / (1 + np.exp(-(2.0 * y + rng.normal(scale=0.5, size=n))))
-    members[0] = _member("steady", steady, folds, "auc", "binary")
-    assert ensemble(members, y, auc, seed=0, stack_ok=False).method == "hill"
-
-
 class Ticking(FakeClock):
     """A clock that moves `step` seconds each time it is read: every fit takes time."""
 
