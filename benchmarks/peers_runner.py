@@ -88,7 +88,22 @@ def fit_autogluon(spec: dict[str, Any], train: Any, test: Any, folder: Path) -> 
         predictions = _in_class_order(
             proba.to_numpy(), list(proba.columns), spec["classes"], spec["task"]
         )
-    info = {"best_model": predictor.model_best, "n_models": len(predictor.model_names())}
+    # Which of its models carry the result (validation scores in AutoGluon's "higher is
+    # better" sign), to see where it wins.
+    board = predictor.leaderboard()
+    info = {
+        "best_model": predictor.model_best,
+        "n_models": len(predictor.model_names()),
+        "leaderboard": [
+            {
+                "model": str(row["model"]),
+                "score_val": float(row["score_val"]),
+                "fit_time": float(row["fit_time"]),
+                "stack_level": int(row["stack_level"]),
+            }
+            for row in board.to_dict("records")
+        ],
+    }
     shutil.rmtree(path, ignore_errors=True)  # models run to gigabytes; only the scores matter
     return predictions, info
 
