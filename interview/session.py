@@ -600,12 +600,9 @@ def _joint(
 
 
 def _first_answers(history: Sequence[ResponseRecord]) -> dict[str, tuple[str, int]]:
-    """Each item's first answer by the person, as (session id, position): the one given
-    before any feedback on the item was shown. `history` is oldest first."""
-    first: dict[str, tuple[str, int]] = {}
-    for r in history:
-        first.setdefault(r.item_id, (r.session_id, r.position))
-    return first
+    """Each item's first answer by the person (store.first_answers), as (session id,
+    position). `history` is oldest first."""
+    return {r.item_id: (r.session_id, r.position) for r in first_answers(history)}
 
 
 def _evidence(

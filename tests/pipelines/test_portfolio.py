@@ -319,13 +319,11 @@ def test_no_family_that_can_be_probed_is_a_clear_error(churn_data, clock, regist
         run_portfolio(data, metric="auc", folds=folds, deadline=Deadline.never())
 
 
-def _member(
-    name: str, raw: np.ndarray, folds: np.ndarray, metric: str = "rmse", task: str = "regression"
-) -> Any:
+def _member(name: str, raw: np.ndarray, folds: np.ndarray) -> Any:
     from pipelines.portfolio import Member
 
     result = CVResult(
-        model=name, metric=metric, task=task, oof=raw, test_predictions=raw[:10],
+        model=name, metric="rmse", task="regression", oof=raw, test_predictions=raw[:10],
         test_ids=np.arange(10), classes=None, fold_scores=[0.0], params={}, fit_seconds=1.0,
         device="cpu", seed=0, n_folds=int(folds.max()) + 1, folds=folds, raw_oof=raw,
         raw_test=raw[:10],
