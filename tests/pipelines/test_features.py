@@ -266,4 +266,3 @@ def test_text_also_becomes_counts_of_its_frequent_ngrams_for_the_trees(monkeypat
     encoder = TableEncoder(seed=0).fit(data.X)
     assert encoder.n_continuous == len(data.X.columns) - len(ngrams)
     assert not features.without_ngrams(data.X).columns.map(features.is_ngram_column).any()
-
