@@ -10,7 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import cli_startup, interview_latency, interview_simulation, quality, scale, speed
+from benchmarks import (
+    cli_startup,
+    interview_latency,
+    interview_simulation,
+    quality,
+    scale,
+    speed,
+    threads,
+)
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
@@ -22,6 +30,8 @@ if __name__ == "__main__":
     interview_latency.main()
     print("\n== Speed ==")
     speed.main(["--quick"] if quick else [])
+    print("\n== Threads under OpenMP's wait policies ==")
+    threads.main(["--quick"] if quick else [])
     print("\n== Scale ==")
     scale.main(["--quick"] if quick else [])
     print("\n== Quality ==")

@@ -12,7 +12,7 @@ DEFAULT_LGBM_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
     "num_leaves": 31,
     "verbose": -1,
-    "n_jobs": 2,
+    # threads: pipelines.threads.openmp_threads for the fit's data, unless params set n_jobs
     # deterministic needs a fixed histogram layout (col-wise) to repeat bit for bit
     "deterministic": True,
     "force_col_wise": True,

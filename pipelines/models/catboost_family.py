@@ -5,7 +5,6 @@ statistics), cut at its deadline by a callback on the CPU."""
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
 from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
+from pipelines.threads import available_cores
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,14 +63,6 @@ STEP_TIME_SAFETY = 0.8
 # "auto" puts CatBoost on a GPU only from this many rows to fit: below, CPU trees are about
 # as fast and keep the deadline tree by tree.
 GPU_MIN_ROWS = 50_000
-
-
-def available_cores() -> int:
-    """The cores this process may run on (a container or taskset may allow fewer)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def categorical_columns(X: pd.DataFrame) -> list[str]:

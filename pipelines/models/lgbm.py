@@ -16,6 +16,7 @@ from pipelines.gbdt import (
     lgbm_space,
 )
 from pipelines.models.base import EpochCallback, Fitted, FoldData, MemberFit, OneModelFamily
+from pipelines.threads import openmp_threads
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,11 +86,13 @@ def fit_booster(
     deadline: Deadline,
 ) -> tuple[Any, MemberFit]:
     """LightGBM through its scikit-learn API, early-stopped on the valid rows and stopped at
-    `deadline`; the first tree is always grown."""
+    `deadline`; the first tree is always grown. Threads: `n_jobs` if set, else
+    pipelines.threads.openmp_threads for the fit rows."""
     import lightgbm
 
     started = time.perf_counter()
     estimator = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+    settings = {"n_jobs": openmp_threads("lightgbm", *X_fit.shape), **settings}
     model = estimator(**settings)
     callbacks = [lightgbm.early_stopping(patience, verbose=False)]
     if deadline.bounded:

@@ -51,8 +51,9 @@ TD_REGRESSION: dict[str, Any] = {
     "max_bin": 255,
     "early_stopping_rounds": 300,
 }
-# Ours, kept under the TD values: verbosity, threads and bit-for-bit repeatable histograms.
-_ENGINE_KEYS = ("verbose", "n_jobs", "deterministic", "force_col_wise")
+# Ours, kept under the TD values: verbosity and bit-for-bit repeatable histograms (threads
+# are chosen for the fit's data by fit_booster).
+_ENGINE_KEYS = ("verbose", "deterministic", "force_col_wise")
 _ENGINE = {key: DEFAULT_LGBM_PARAMS[key] for key in _ENGINE_KEYS}
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
 from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
+from pipelines.threads import openmp_threads
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,8 +55,8 @@ TD_REGRESSION: dict[str, Any] = {
     "max_bin": 256,
     "early_stopping_rounds": 300,
 }
-# Ours: two threads (the machine's share), native pandas categories, quiet.
-ENGINE: dict[str, Any] = {"n_jobs": 2, "enable_categorical": True, "verbosity": 0}
+# Ours: native pandas categories, quiet (threads: openmp_threads for the fit's data).
+ENGINE: dict[str, Any] = {"enable_categorical": True, "verbosity": 0}
 # XGBoost's own metric for early stopping, close to the competition metric.
 EVAL_METRIC = {"auc": "auc", "logloss": "logloss", "multiclass_logloss": "mlogloss", "mae": "mae"}
 TASK_EVAL_METRIC = {"binary": "logloss", "multiclass": "mlogloss", "regression": "rmse"}
@@ -137,6 +138,7 @@ class XGBoostTDFamily(OneModelFamily):
         started = time.perf_counter()
         settings = {
             **td_params(fold.task),
+            "n_jobs": openmp_threads("xgboost", *fold.X_fit.shape),
             "random_state": seed,
             "eval_metric": eval_metric(fold.metric, fold.task, fold.n_classes),
             **(params or {}),
