@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 OnFold = Callable[[int, int, float], None]
+# (fold, the fold's own rows as a mask, the family's predictions for them on the target scale:
+# values, P(positive) or class probabilities, as CVResult.raw_oof holds them)
+OnFoldPredictions = Callable[[int, np.ndarray, np.ndarray], None]
 EpochCallback = Callable[[int, float], None]
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -95,6 +98,7 @@ def cross_validate(
     callbacks: Sequence[EpochCallback] | None = None,
     deadline: Deadline | None = None,
     temperature: bool = True,
+    on_fold_predictions: OnFoldPredictions | None = None,
 ) -> CVResult:
     """K-fold cross-validation of the model family `model` (pipelines.models: "lgbm", "nn",
     "hybrid", ...) on the given fold ids.
@@ -103,10 +107,12 @@ def cross_validate(
     OOF predictions are scored per fold with `metric`, test predictions are averaged over the
     folds' models (probabilities averaged before taking labels). `params` override the
     family's defaults (for "hybrid" they are {"nn": {...}, "lgbm": {...}}). `on_fold(fold,
-    n_folds, score)` runs after each fold; `callbacks` run after each network epoch as
-    cb(epoch, valid_loss) and may raise (optuna.TrialPruned) to stop. A family with several
-    members (the hybrid) has them blended by hill climbing on their OOF predictions. `device`
-    ("auto", "cpu", "cuda") places networks; LightGBM always runs on the CPU.
+    n_folds, score)` runs after each fold, after `on_fold_predictions(fold, rows, raw)` (the
+    fold's rows and their predictions, the members averaged); `callbacks` run after each
+    network epoch as cb(epoch, valid_loss) and may raise (optuna.TrialPruned) to stop. A
+    family with several members (the hybrid) has them blended by hill climbing on their OOF
+    predictions. `device` ("auto", "cpu", "cuda") places networks; LightGBM always runs on
+    the CPU.
 
     `deadline`: each fold gets the time left divided over the folds left, less the time the
     last fold took to predict, so every fold is fitted (at least one tree or one batch) and
@@ -177,9 +183,11 @@ def cross_validate(
             member.fold_seconds.append(fit.seconds + predicting / len(members))
             member.best_iterations.append(fit.best_iteration)
             member.params, member.device = fit.params, fit.device
+        # Several members' blend weights are known only at the end: report their average.
+        average = np.mean([raw_valid[name] for name in members], axis=0)
+        if on_fold_predictions is not None:
+            on_fold_predictions(fold, valid_rows, average)
         if on_fold is not None:
-            # Several members' blend weights are known only at the end: report their average.
-            average = np.mean([raw_valid[name] for name in members], axis=0)
             on_fold(fold, n_folds, metric.score(y_valid, as_metric_input(average, task, metric)))
 
     results = {

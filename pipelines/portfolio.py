@@ -6,10 +6,13 @@ The schedule, all on the competition's shared folds and inside one Deadline:
    and cheap), then the cheapest expected first. The first family gets the time it needs;
    each later one at most STEP_SHARE of what is left, and is not started when its expected
    time (measured, or the first member's time scaled by PRIOR_COST) exceeds that. Its first
-   fold is the probe: when that fold is cut, or says the whole CV would not fit, the family
-   stops there. A family that cannot be imported, does not fit the task or fails is skipped
-   with a note. A family with a `GATES` entry (the hybrid) runs after its rival and only
-   when its probe on the first fold beats the rival's first fold;
+   fold is the probe: when that fold is cut, or says the whole CV would not fit, or (the CV
+   costing more than NO_GAIN_SHARE of the time left) its predictions earn no weight in a
+   hill climb with the members' on that fold (it would add nothing to the ensemble), the
+   family stops there (the fill may still run it). A family that cannot be imported, does
+   not fit the task or fails is skipped with a note. A family with a `GATES` entry (the
+   hybrid) runs after its rival and only when its probe on the first fold beats the rival's
+   first fold;
 2. tuning: Optuna (pipelines.tuning.tune) on the leading families, when the time left buys
    at least MIN_TRIALS trials;
 3. level 2 (as AutoGluon's stack layer): LightGBM on the features and each family's best
@@ -17,10 +20,13 @@ The schedule, all on the competition's shared folds and inside one Deadline:
    defaults were measured (LEVEL2_COST times their CV, at most LEVEL2_SHARE of the time
    left); it joins the members, and what it did not use goes on to the seeds;
 4. seeds: another seed of each family's best member, same folds, its OOF and test
-   predictions averaged into the member (bagging), while time remains; a seed is planned on
-   that member's own measured cost, and one cut at its deadline is not averaged in; time
-   still left (FILL_SHARE of the budget) goes to the skipped families expected to cost
-   least, one after another, cut at the deadline if they must be;
+   predictions averaged into the member (bagging), while time remains: next the member whose
+   seed is expected to gain most per second, w^2 / (n (n + 1) cost) with w its weight in a
+   hill climb over the members so far and n its seeds (the variance a seed takes out of the
+   ensemble), members without weight last; a seed is planned on that member's own measured
+   cost, and one cut at its deadline is not averaged in; time still left (FILL_SHARE of the
+   budget) goes to the skipped families expected to cost least, one after another, cut at
+   the deadline if they must be;
 5. ensemble: hill climbing (pipelines.blend) over every member's OOF predictions, and a
    linear stacker cross-validated on the same folds, used only when its OOF score is better.
 
@@ -69,12 +75,14 @@ ENSEMBLE_SHARE, ENSEMBLE_MIN = 0.04, 1.0
 # the boosted trees lead and cost seconds; the networks cost ten times more). Families not
 # named here run after these, in the order given.
 PRIORITY = ("lgbm", "catboost", "xgb_td", "lgbm_td", "realmlp", "nn", "hybrid")
-# A full CV's cost relative to LightGBM's defaults, measured on wa_churn and diamonds (2 CPU
-# cores): before a family has run, its time is guessed from the first member's by these.
-# (wa_churn, diamonds price, hotel_rates at 60 s: catboost 2-4, xgb_td 2-4, lgbm_td 3-4,
-# realmlp 10-11 times LightGBM's time).
-PRIOR_COST = {"lgbm": 1.0, "catboost": 3.0, "xgb_td": 2.0, "lgbm_td": 3.0, "realmlp": 10.0,
-              "nn": 5.0, "hybrid": 6.0}  # fmt: skip
+# A full CV's cost relative to LightGBM's defaults (2 CPU cores): before a family has run,
+# its time is guessed from the first member's by these. Measured on the nine tables of
+# benchmarks.quality at 300 s, LightGBM with one thread (pipelines.threads), the ratio's
+# range and median over the tables: catboost 3.6-20 (10), xgb_td 1.4-25 (3.8), lgbm_td
+# 1.5-8 (2.9), nn 5-100 (27), realmlp 10-400 (25), hybrid 30-46 (31); a little below the
+# median, so that a family is rather probed than skipped on a guess.
+PRIOR_COST = {"lgbm": 1.0, "catboost": 8.0, "xgb_td": 3.0, "lgbm_td": 2.5, "realmlp": 20.0,
+              "nn": 20.0, "hybrid": 25.0}  # fmt: skip
 # After the first family, one family's defaults may take at most this share of the time left
 # (the cheapest expected runs first, so a costly one takes only what the cheaper ones left).
 STEP_SHARE = 0.9
@@ -84,6 +92,9 @@ FILL_SHARE, FILL_MIN, FILL_SLACK = 0.15, 10.0, 0.1
 # A full CV is estimated as the first fold's time times the fold count, times this margin
 # (the data and fold sizes vary a little); a seed step is given its estimate times STEP_SLACK.
 ESTIMATE_MARGIN, STEP_SLACK = 1.1, 1.5
+# A family's defaults stop after their first fold when it earns no weight beside the members
+# on that fold, if their whole CV would take more than this share of the time left.
+NO_GAIN_SHARE = 0.15
 # Tuning: the leading families tuned, the least trials worth a study, the share of the time
 # left that tuning may take (the rest goes to seeds), and a trial's cost against a default
 # CV's (sampled settings, such as a low learning rate, take longer).
@@ -180,6 +191,14 @@ class _TooSlow(Exception):
     def __init__(self, first: float, need: float, given: float) -> None:
         super().__init__(f"a full CV needs ~{need:.1f}s, {given:.1f}s given")
         self.first, self.need, self.given = first, need, given
+
+
+class _NoGain(Exception):
+    """A family's first fold earns no weight beside the members' predictions on that fold."""
+
+    def __init__(self, first: float, need: float, score: float, blend: float) -> None:
+        super().__init__(f"no weight beside the members (fold score {score}, blend {blend})")
+        self.first, self.need, self.score, self.blend = first, need, score, blend
 
 
 @dataclass
@@ -328,6 +347,11 @@ class _Schedule:
         scores: list[float] = []
         started = self.clock()
         allotted = max(deadline.remaining(), 0.0)
+        first: dict[str, np.ndarray] = {}  # the first fold's rows and predictions
+
+        def on_predictions(fold: int, rows: np.ndarray, raw: np.ndarray) -> None:
+            if probe and fold == 0:
+                first.update(rows=rows, raw=raw)
 
         def on_fold(fold: int, n_folds: int, score: float) -> None:
             scores.append(score)
@@ -338,11 +362,19 @@ class _Schedule:
                 # The first fold's share is a k-th of the step: reaching it means it was cut.
                 if need > allotted or took >= (1 - CUT_SHARE) * allotted / n_folds:
                     raise _TooSlow(took, need, allotted)
+                # Judged only where it matters: on a fold of a small table the score is noisy,
+                # and there the whole CV is cheap.
+                dear = need > NO_GAIN_SHARE * (self.work.remaining() + took)
+                if first and dear:
+                    weight, blend = self.probe_weight(first["rows"], first["raw"])
+                    if weight <= 0:
+                        raise _NoGain(took, need, score, blend)
 
         self.report(phase, label, None)
         result = cross_validate(
             data or self.data, model=name, metric=self.metric, folds=self.folds, params=params,
             seed=seed, device=self.device, on_fold=on_fold, deadline=deadline,
+            on_fold_predictions=on_predictions,
         )  # fmt: skip
         seconds = self.clock() - started
         # Each fold's share is what is left over the folds left, so a cut fold leaves the
@@ -351,6 +383,39 @@ class _Schedule:
         if not cut:
             self.member_seconds[label] = seconds
         return result, seconds, cut
+
+    def probe_weight(self, rows: np.ndarray, raw: np.ndarray) -> tuple[float, float]:
+        """A probe fold's weight in a hill climb (pipelines.blend) with the members'
+        predictions of the same rows, and that blend's score on them: (1.0, nan) when there
+        are no members or the blend cannot be made (the probe then goes on)."""
+        from pipelines.blend import hill_climb
+
+        arrays = {m.name: _raw_oof(m.result)[rows] for m in self.members}
+        if not arrays:
+            return 1.0, float("nan")
+        key = "\0probe"  # no member's name
+        arrays[key] = raw
+        try:
+            blend = hill_climb(
+                arrays, self.data.y[rows], self.metric, seed=self.seed, task=self.data.task
+            )
+        except Exception:  # noqa: BLE001 - no blend to judge by: the probe goes on
+            return 1.0, float("nan")
+        return float(blend.weights.get(key, 0.0)), float(blend.score)
+
+    def weights(self) -> dict[str, float]:
+        """Each member's weight in a hill climb over every member's OOF predictions so far
+        (the final ensemble's first step); equal weights when there is no such blend."""
+        from pipelines.blend import hill_climb
+
+        arrays = {m.name: _raw_oof(m.result) for m in self.members}
+        try:
+            blend = hill_climb(
+                arrays, self.data.y, self.metric, seed=self.seed, task=self.data.task
+            )
+        except Exception:  # noqa: BLE001 - no blend to rank by: every member alike
+            return dict.fromkeys(arrays, 1.0 / max(len(arrays), 1))
+        return dict(blend.weights)
 
     def order(self, names: Sequence[str]) -> list[str]:
         """Families in PRIORITY order (others after, as given); a gated family after its
@@ -425,6 +490,14 @@ class _Schedule:
                 self.note(
                     f"{name}: defaults skipped after its first fold ({slow.first:.1f}s): a full "
                     f"CV needs ~{slow.need:.1f}s and {slow.given:.1f}s could go to it"
+                )
+                continue
+            except _NoGain as none:
+                self.estimates[name] = self.skipped[name] = none.need
+                self.note(
+                    f"{name}: defaults stopped after its first fold ({none.first:.1f}s, score "
+                    f"{none.score:.5f}): it earns no weight in a blend with the members on that "
+                    f"fold ({none.blend:.5f})"
                 )
                 continue
             except Exception as error:  # noqa: BLE001 - one broken family must not end the run
@@ -584,9 +657,8 @@ class _Schedule:
 
     def run_seeds(self) -> None:
         settled: set[str] = set()  # members whose seeds change nothing, or that are full
+        weights = self.weights()
         while True:
-            # Round robin in score order: the member with the fewest seeds goes next, so
-            # every member gains before any gains twice (bagging gains fall with each seed).
             ready = [
                 m
                 for m in self.best_per_family()
@@ -594,7 +666,7 @@ class _Schedule:
             ]
             if not ready:
                 return
-            base = min(ready, key=lambda m: len(m.seeds))
+            base = max(ready, key=lambda m: self.seed_value(m, weights.get(m.name, 0.0)))
             varies = getattr(get_family(base.family), "seed_varies", None)
             params = base.params if base.kind == "tuned" else None
             if varies is not None and not varies(params):
@@ -627,6 +699,7 @@ class _Schedule:
                 result=bagged,
             )
             self.members[self.members.index(base)] = member
+            weights = self.weights()
             if len(member.seeds) >= MAX_SEEDS:
                 settled.add(member.name)
             self.note(
@@ -634,6 +707,16 @@ class _Schedule:
                 f"averaged: CV {base.score:.5f} -> {member.score:.5f}"
             )
             self.report("seed", member.name, member.score)
+
+    def seed_value(self, member: Member, weight: float) -> tuple[bool, float]:
+        """How much another seed of `member` is worth per second: averaging n + 1 seeds
+        instead of n takes w^2 s^2 / (n (n + 1)) of variance out of the ensemble, w the
+        member's weight (s, a seed's spread, taken as alike). Members without weight come
+        after every member with some, the fewest seeds first (their gains fall with each)."""
+        n = len(member.seeds)
+        if weight <= 0:
+            return False, -float(n)
+        return True, weight**2 / (n * (n + 1) * max(self.member_cost(member), 1e-9))
 
     def member_cost(self, member: Member) -> float:
         """The seconds a full CV of `member` takes: measured, else its family's defaults."""
@@ -675,10 +758,13 @@ def _trial_seconds(ends: Mapping[int, float], started: float) -> dict[int, float
     return seconds
 
 
+def _raw_oof(result: CVResult) -> np.ndarray:
+    """A result's OOF predictions as the blend reads them (raw when kept)."""
+    return result.oof if result.raw_oof is None else result.raw_oof
+
+
 def _same(a: CVResult, b: CVResult) -> bool:
-    left = a.raw_oof if a.raw_oof is not None else a.oof
-    right = b.raw_oof if b.raw_oof is not None else b.oof
-    return bool(np.array_equal(left, right))
+    return bool(np.array_equal(_raw_oof(a), _raw_oof(b)))
 
 
 def _average(base: Member, extra: CVResult, y: np.ndarray, metric: Metric) -> CVResult:

@@ -89,6 +89,21 @@ def test_on_fold_reports_each_fold(churn_split):
     assert calls == [(i, 3, s) for i, s in enumerate(result.fold_scores)]
 
 
+def test_on_fold_predictions_gives_each_folds_rows_and_their_predictions(prepared_churn):
+    """The portfolio judges a probe fold by its predictions: the rows are the fold's own and
+    the values are what the result keeps as raw OOF predictions (AUC: no temperature)."""
+    data, folds = prepared_churn(600, 100, 3)
+    seen = []
+    result = cross_validate(
+        data, model="lgbm", metric="auc", folds=folds, params=FAST,
+        on_fold_predictions=lambda fold, rows, raw: seen.append((fold, rows.copy(), raw)),
+    )  # fmt: skip
+    assert [fold for fold, _, _ in seen] == [0, 1, 2]
+    for fold, rows, raw in seen:
+        np.testing.assert_array_equal(rows, folds == fold)
+        np.testing.assert_allclose(raw, result.raw_oof[rows])
+
+
 def test_unseen_test_categories_do_not_crash(churn_split):
     train, test = churn_split
     test = test.copy()

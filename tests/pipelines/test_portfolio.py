@@ -427,3 +427,53 @@ def test_time_no_full_step_fits_goes_to_the_cheapest_skipped_family(churn_data, 
     assert {m.family for m in result.members} == {"fast", "slow"}
     # Nothing more to run: what is left is the ensemble's reserve and less than a fill.
     assert clock.now - started > 60.0 * (1 - 0.15)
+
+
+class Noise(Clocked):
+    """A family whose predictions are noise: it adds nothing to any ensemble."""
+
+    def predict(self, fitted: Fitted, X: Any) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(len(X))
+        return {self.name: rng.uniform(0.0, 1.0, len(X))}
+
+
+def test_a_dear_family_that_adds_nothing_on_its_first_fold_stops_there(churn_data, clock, register):
+    """Its first fold's predictions earn no weight in a hill climb with the members' on that
+    fold: a whole CV of it (more than NO_GAIN_SHARE of the time left) would buy nothing, and
+    the time goes to the members that count."""
+    data, folds = churn_data
+    register(Clocked("fast", clock, cost=1.0, trees=40))
+    register(Noise("noise", clock, cost=10.0))
+    started = clock.now
+    result = _run(data, folds, clock, ["fast", "noise"], 100.0, tuning=False, level2=False)
+    assert clock.now - started <= 100.0
+    lines = [line.split("] ", 1)[1] for line in result.log]
+    stopped = next(i for i, line in enumerate(lines) if line.startswith("noise: defaults stopped"))
+    assert "after its first fold (10.0s" in lines[stopped]
+    assert "earns no weight in a blend with the members on that fold" in lines[stopped]
+    # The time saved went to the member that counts, before the fill tried the skipped one.
+    fast_seeds = [i for i, line in enumerate(lines) if line.startswith("fast: seed")]
+    assert len(fast_seeds) == 4 and min(fast_seeds) > stopped, result.log
+    assert all(m.weight == 0 for m in result.members if m.family == "noise")
+    # Cheap (a whole CV within NO_GAIN_SHARE of the time left), the same family runs whole:
+    # a first fold of a small table is too noisy to judge by when judging saves little.
+    register(Noise("noise", clock, cost=1.0))
+    cheap = _run(data, folds, clock, ["fast", "noise"], 100.0, tuning=False, level2=False)
+    assert not any("noise: defaults stopped" in line for line in cheap.log)
+    assert any("noise: defaults CV" in line for line in cheap.log)
+
+
+def test_seeds_go_first_to_the_members_the_ensemble_weighs(churn_data, clock, register):
+    """A seed takes w^2 / (n (n + 1)) of variance out of the ensemble: a member without
+    weight gets seeds only once those with weight are done."""
+    data, folds = churn_data
+    # The first family always runs whole: noise becomes a member without weight.
+    register(Noise("noise", clock, cost=1.0))
+    register(Clocked("fast", clock, cost=1.0, trees=40))
+    result = _run(data, folds, clock, ["noise", "fast"], 100.0, tuning=False, level2=False)
+    lines = [line.split("] ", 1)[1] for line in result.log]
+    fast = [i for i, line in enumerate(lines) if line.startswith("fast: seed")]
+    noise = [i for i, line in enumerate(lines) if line.startswith("noise: seed")]
+    assert len(fast) == 4 and noise and max(fast) < min(noise), result.log
+    weights = {m.name: m.weight for m in result.members}
+    assert weights["fast"] == 1.0 and weights["noise"] == 0.0

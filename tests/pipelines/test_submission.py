@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipelines.errors import PipelinesError, SubmissionFormatError
@@ -336,11 +336,23 @@ LATIN1_TEXT = st.text(
 ).filter(lambda s: s.strip() == s and any(not c.isascii() and c.isalpha() for c in s))
 
 
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(LATIN1_TEXT, min_size=1, max_size=8), st.sampled_from(["latin-1", "utf-8"]))
 def test_any_latin1_text_round_trips_in_either_encoding(tmp_path_factory, values, encoding):
     path = tmp_path_factory.mktemp("enc") / "data.csv"
     frame = pd.DataFrame({"id": range(len(values)), "name": values})
-    path.write_bytes(frame.to_csv(index=False).encode(encoding))
+    data = frame.to_csv(index=False).encode(encoding)
+    # Latin-1 bytes that are valid UTF-8 too ("Â\xa0" is the UTF-8 of "\xa0") read as UTF-8:
+    # no reader can tell them apart, so they are no case of this property.
+    assume(encoding == "utf-8" or not _decodes(data, "utf-8"))
+    path.write_bytes(data)
     read = read_csv_checked(path)
     assert read["name"].astype(str).tolist() == values
