@@ -183,6 +183,9 @@ def cross_validate(
             member.fold_seconds.append(fit.seconds + predicting / len(members))
             member.best_iterations.append(fit.best_iteration)
             member.params, member.device = fit.params, fit.device
+        # The fold's model is done with: freed before the next one grows (a forest of deep
+        # trees holds hundreds of MB).
+        del fitted
         # Several members' blend weights are known only at the end: report their average.
         average = np.mean([raw_valid[name] for name in members], axis=0)
         if on_fold_predictions is not None:

@@ -32,6 +32,7 @@ _MODULES = {
     "realmlp": "pipelines.models.realmlp",
     "lgbm_td": "pipelines.models.td_gbdt",
     "xgb_td": "pipelines.models.xgb_td",
+    "extra_trees": "pipelines.models.extra_trees",
 }
 
 

@@ -23,6 +23,7 @@ FEW_TREES = {"n_estimators": 30, "n_jobs": 1}
 TINY = {"lgbm": FEW_TREES, "nn": TINY_NET, "hybrid": {"nn": TINY_NET, "lgbm": FEW_TREES}}
 TINY["catboost"] = {"iterations": 30, "thread_count": 1}
 TINY |= {"realmlp": {"n_epochs": 3, "n_threads": 1}, "lgbm_td": FEW_TREES, "xgb_td": FEW_TREES}
+TINY["extra_trees"] = {"n_estimators": 30, "n_jobs": 1}
 PASSED = Deadline(0.0, clock=lambda: 1.0)  # a deadline that has passed before anything starts
 
 
@@ -136,6 +137,7 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
         "realmlp": {"n_threads": 1},
         "lgbm_td": {"n_estimators": 300},
         "xgb_td": {"n_estimators": 300},
+        "extra_trees": {"n_estimators": 300},
     }[name]
     result = cross_validate(
         data, model=name, metric="auc", folds=folds, params=params, device="cpu", deadline=PASSED
@@ -145,7 +147,8 @@ def test_a_deadline_already_passed_still_fits_every_fold(name, tiny):
     members = result.members or (result,)
     for member in members:
         trees = "lgbm" in member.model or "xgb" in member.model or member.model == "catboost"
-        assert member.best_iterations == ([1, 1, 1] if trees else [0, 0, 0])
+        chunks = member.model == "extra_trees"  # a chunk of trees always grows
+        assert member.best_iterations == ([20] * 3 if chunks else [1] * 3 if trees else [0] * 3)
 
 
 def test_a_first_trial_past_the_timeout_is_cut_not_run_to_the_end(tiny):
@@ -187,3 +190,49 @@ def test_lightgbm_says_when_another_seed_grows_other_trees(tiny):
             for s in (0, 1)
         )
         assert (not np.array_equal(a.oof, b.oof)) == differ == lgbm.seed_varies(params)
+
+
+def test_extra_trees_grow_in_chunks_until_the_deadline_or_the_memory_cap(
+    tiny, fold_of, ticks, monkeypatch
+):
+    """A chunk starts only when the time left covers another at the pace so far; the trees
+    grown are kept (and say so in the member's params); the forest stops at its memory cap."""
+    import pipelines.models.extra_trees as extra_trees
+
+    data, folds = tiny
+    fold = fold_of(data, folds)
+    family = FAMILIES["extra_trees"]
+    whole = family.fit_fold(fold, None, seed=0, device="cpu", deadline=Deadline.never())
+    assert len(whole.state.model.estimators_) == 300
+    # A chunk reads the scripted clock as it starts and ends (its pace: 1 tick) and the check
+    # after it a third time: 5 and 2 ticks are left after the first two chunks, -1 after the
+    # third.
+    cut = family.fit_fold(fold, None, seed=0, device="cpu", deadline=Deadline(8.0, ticks()))
+    grown = len(cut.state.model.estimators_)
+    assert grown == 3 * extra_trees.CHUNK == cut.members["extra_trees"].best_iteration
+    assert cut.members["extra_trees"].params["n_estimators"] == grown
+    proba = family.predict(cut, data.X_test)["extra_trees"]
+    assert proba.shape == (len(data.X_test),) and ((proba >= 0) & (proba <= 1)).all()
+    # A cap below one chunk's size: the first chunk grows, and no more.
+    monkeypatch.setattr(extra_trees, "MAX_FOREST_MB", 1e-6)
+    capped = family.fit_fold(fold, None, seed=0, device="cpu", deadline=Deadline.never())
+    assert len(capped.state.model.estimators_) == extra_trees.CHUNK
+
+
+def test_extra_trees_read_categories_as_codes_and_missing_values_as_nan():
+    import pandas as pd
+
+    from pipelines.models.extra_trees import as_matrix
+
+    frame = pd.DataFrame(
+        {
+            "colour": pd.Categorical(["red", None, "blue"], categories=["blue", "red"]),
+            "size": [1.5, None, 3.0],
+            "flag": [True, False, True],
+        }
+    )
+    matrix = as_matrix(frame)
+    assert matrix.dtype == np.float32 and matrix.shape == (3, 3)
+    np.testing.assert_array_equal(matrix[:, 0], [1.0, np.nan, 0.0])
+    np.testing.assert_array_equal(matrix[:, 1], [1.5, np.nan, 3.0])
+    np.testing.assert_array_equal(matrix[:, 2], [1.0, 0.0, 1.0])
