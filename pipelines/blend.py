@@ -258,8 +258,8 @@ def blend_results(
     names = _unique_names(results)
     # Members keep unique names, as they are saved under members/NAME.
     runs = [r if r.model == n else replace(r, model=n) for n, r in zip(names, results, strict=True)]
-    oofs = {r.model: r.oof if r.raw_oof is None else r.raw_oof for r in runs}
-    tests = {r.model: r.test_predictions if r.raw_test is None else r.raw_test for r in runs}
+    oofs = {r.model: r.blend_oof for r in runs}
+    tests = {r.model: r.blend_test for r in runs}
     if method == "hill":
         blend = hill_climb(oofs, y, metric, iterations=iterations, seed=seed, task=task)
     else:

@@ -50,6 +50,7 @@ from pipelines.result import CVResult, as_metric_input
 from pipelines.targets import from_fit_space, to_fit_space
 
 if TYPE_CHECKING:
+    from pipelines.blend import BlendResult
     from pipelines.features import Prepared
 
 __all__ = [
@@ -386,37 +387,41 @@ class _Schedule:
         return result, seconds, cut
 
     def probe_weight(self, rows: np.ndarray, raw: np.ndarray) -> tuple[float, float]:
-        """A probe fold's weight in a hill climb (pipelines.blend) with the members'
-        predictions of the same rows, and that blend's score on them: (1.0, nan) when there
-        are no members or the blend cannot be made (the probe then goes on)."""
-        from pipelines.blend import hill_climb
-
-        arrays = {m.name: _raw_oof(m.result)[rows] for m in self.members}
+        """A probe fold's weight in a hill climb with the members' predictions of the same
+        rows, and that blend's score on them: (1.0, nan) when there are no members or the
+        blend cannot be made (the probe then goes on)."""
+        arrays = {m.name: m.result.blend_oof[rows] for m in self.members}
         if not arrays:
             return 1.0, float("nan")
         key = "\0probe"  # no member's name
         arrays[key] = raw
-        try:
-            blend = hill_climb(
-                arrays, self.data.y[rows], self.metric, seed=self.seed, task=self.data.task
-            )
-        except Exception:  # noqa: BLE001 - no blend to judge by: the probe goes on
+        blend = self.hill_climb(arrays, rows)
+        if blend is None:
             return 1.0, float("nan")
         return float(blend.weights.get(key, 0.0)), float(blend.score)
 
     def weights(self) -> dict[str, float]:
         """Each member's weight in a hill climb over every member's OOF predictions so far
         (the final ensemble's first step); equal weights when there is no such blend."""
-        from pipelines.blend import hill_climb
-
-        arrays = {m.name: _raw_oof(m.result) for m in self.members}
-        try:
-            blend = hill_climb(
-                arrays, self.data.y, self.metric, seed=self.seed, task=self.data.task
-            )
-        except Exception:  # noqa: BLE001 - no blend to rank by: every member alike
+        arrays = {m.name: m.result.blend_oof for m in self.members}
+        blend = self.hill_climb(arrays, slice(None))
+        if blend is None:
             return dict.fromkeys(arrays, 1.0 / max(len(arrays), 1))
         return dict(blend.weights)
+
+    def hill_climb(
+        self, arrays: dict[str, np.ndarray], rows: np.ndarray | slice
+    ) -> BlendResult | None:
+        """pipelines.blend's hill climb of `arrays` against these rows' targets; None when no
+        blend can be made (the callers then judge without one)."""
+        from pipelines.blend import hill_climb
+
+        try:
+            return hill_climb(
+                arrays, self.data.y[rows], self.metric, seed=self.seed, task=self.data.task
+            )
+        except Exception:  # noqa: BLE001 - no blend to judge by
+            return None
 
     def order(self, names: Sequence[str]) -> list[str]:
         """Families in PRIORITY order (others after, as given); a gated family after its
@@ -759,13 +764,8 @@ def _trial_seconds(ends: Mapping[int, float], started: float) -> dict[int, float
     return seconds
 
 
-def _raw_oof(result: CVResult) -> np.ndarray:
-    """A result's OOF predictions as the blend reads them (raw when kept)."""
-    return result.oof if result.raw_oof is None else result.raw_oof
-
-
 def _same(a: CVResult, b: CVResult) -> bool:
-    return bool(np.array_equal(_raw_oof(a), _raw_oof(b)))
+    return bool(np.array_equal(a.blend_oof, b.blend_oof))
 
 
 def _average(base: Member, extra: CVResult, y: np.ndarray, metric: Metric) -> CVResult:

@@ -93,6 +93,17 @@ class CVResult:
         """The standard deviation of the fold scores."""
         return float(np.std(self.fold_scores))
 
+    @property
+    def blend_oof(self) -> np.ndarray:
+        """The OOF predictions a blend reads: the raw outputs when kept, else `oof`."""
+        return self.oof if self.raw_oof is None else self.raw_oof
+
+    @property
+    def blend_test(self) -> np.ndarray:
+        """The test predictions a blend reads: the raw outputs when kept, else
+        `test_predictions`."""
+        return self.test_predictions if self.raw_test is None else self.raw_test
+
     def summary(self) -> dict[str, Any]:
         """The scalar part of the result (no per-row arrays), as JSON-ready values."""
         return {
