@@ -39,10 +39,10 @@ BASELINES = ("lgbm_default", "lgbm_early_stopping")
 METHODS = BASELINES + OUR_METHODS + PEER_METHODS
 PEERS_RUNNER = Path(__file__).with_name("peers_runner.py")
 
-# Quick mode: the smoke test's configuration — tiny data, a tiny budget, one seed (20 s: the
-# command line refuses budgets below a family's minimum, 10 s for LightGBM).
+# Quick mode: the smoke test's configuration — tiny data, a tiny budget, one seed (30 s: the
+# command line refuses budgets below a method's minimum, 30 s for the portfolio).
 QUICK_ROWS = 1200
-QUICK_BUDGET = 20.0
+QUICK_BUDGET = 30.0
 # The method the targets are about (the hybrid until the portfolio has cells), and the rivals
 # it must beat.
 HEADLINE = "portfolio"
@@ -381,8 +381,12 @@ def _read_submission(
     (folder / "info.json").write_text(json.dumps(info, default=str))
 
 
-def run_cell(cell: Cell, *, cores: int = h.CORES) -> dict[str, Any]:
-    """Prepare the cell's split on disk, run the method in a measured subprocess, score it."""
+def run_cell(cell: Cell, *, cores: int = h.CORES, keep_runs: Path | None = None) -> dict[str, Any]:
+    """Prepare the cell's split on disk, run the method in a measured subprocess, score it.
+    With `keep_runs`, a command-line cell's runs folder (every member's OOF and test
+    predictions) and the test labels are copied under keep_runs/CELL for later analysis."""
+    import shutil
+
     import numpy as np
 
     from pipelines.metrics import get_metric
@@ -438,6 +442,12 @@ def run_cell(cell: Cell, *, cores: int = h.CORES) -> dict[str, Any]:
         )
         if cell.method in CLI_METHODS and measured.returncode == 0 and not measured.timed_out:
             _read_submission(folder, measured.output, spec, classes)
+            if keep_runs is not None:
+                kept = keep_runs / f"{cell.dataset}-seed{cell.seed}-{cell.budget:g}s-{cell.method}"
+                runs = folder / "home" / "competitions" / WORKSPACE / "runs"
+                shutil.copytree(runs, kept / "runs", dirs_exist_ok=True)
+                labels = test[spec.target].to_numpy()
+                np.save(kept / "test_labels.npy", _encode(labels, classes) if classes else labels)
         predictions_path = folder / "predictions.npy"
         if measured.timed_out or measured.returncode != 0 or not predictions_path.is_file():
             record["status"] = "timeout" if measured.timed_out else "error"
@@ -666,6 +676,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--results", type=Path, default=h.RESULTS, help="report folder")
     parser.add_argument("--retry-failed", action="store_true", help="re-run failed cells")
     parser.add_argument("--cores", type=int, default=h.CORES)
+    parser.add_argument(
+        "--keep-runs",
+        type=Path,
+        help="copy each command-line cell's runs folder (members' OOF and test predictions) "
+        "and the test labels under this folder",
+    )
     parser.add_argument("--cell", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cell is not None:
@@ -705,7 +721,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{len(pending)} of {len(cells)} cells pending")
         return {"pending": len(pending), "cells": len(cells)}
     for cell in pending[: args.max_cells]:
-        record = run_cell(cell, cores=args.cores)
+        record = run_cell(cell, cores=args.cores, keep_runs=args.keep_runs)
         h.append_record(log, record)
         print(
             f"{cell.dataset:<15} seed {cell.seed} {cell.method:<20} {cell.budget:>5g}s  "

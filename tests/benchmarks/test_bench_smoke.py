@@ -91,7 +91,7 @@ def test_portfolio_runs_only_once_its_module_exists():
 
 @pytest.mark.slow
 def test_quality_quick_writes_reports_and_resumes(tmp_path):
-    # lgbm_budget runs `compete train --model lgbm --budget 20s --json` in a fresh workspace
+    # lgbm_budget runs `compete train --model lgbm --budget 30s --json` in a fresh workspace
     methods = ["lgbm_default", "lgbm_early_stopping", "lgbm_cv", "lgbm_budget"]
     argv = ["--quick", "--datasets", "wa_churn", "diamonds_cut", "--methods", *methods]
     report = quality.main([*argv, "--results", str(tmp_path)])
@@ -102,13 +102,15 @@ def test_quality_quick_writes_reports_and_resumes(tmp_path):
     for record in records:
         assert record["status"] == "ok", record.get("error")
         assert record["wall_seconds"] > 0 and record["peak_mb"] > 50
-        assert record["budget_kept"] == quality.budget_kept(record["wall_seconds"], 20.0)
+        assert record["budget_kept"] == quality.budget_kept(
+            record["wall_seconds"], quality.QUICK_BUDGET
+        )
     churn = [r["score"] for r in records if r["dataset"] == "wa_churn"]
     assert all(0.6 < auc <= 1 for auc in churn)  # better than chance on the churn table
     cli = [r for r in records if r["method"] == "lgbm_budget"]
     # the command line's own cross-validation, read from its --json summary
     assert all(r["info"]["model"] == "lgbm" and r["info"]["cv_mean"] > 0 for r in cli)
-    assert all(r["budget_kept"] for r in cli)  # 1200 rows: far inside 20 s
+    assert all(r["budget_kept"] for r in cli)  # 1200 rows: far inside 30 s
 
     rows = report["summary"]
     assert {(r["dataset"], r["method"]) for r in rows} == {
@@ -124,10 +126,11 @@ def test_quality_quick_writes_reports_and_resumes(tmp_path):
 
     # The comparison a headline method gets against the rivals present (lgbm_default here).
     table = quality.comparison_table(rows, ours="lgbm_budget")
-    assert table.count("| 20 |") == 2 and "lgbm_default" in table
+    budget = f"{quality.QUICK_BUDGET:g}"
+    assert table.count(f"| {budget} |") == 2 and "lgbm_default" in table
     verdict = quality.targets(rows, ours="lgbm_budget")
-    assert verdict["20s"]["budget_kept"] == "2/2"
-    assert verdict["20s"]["public_beats_lgbm_default"].endswith("/2")
+    assert verdict[f"{budget}s"]["budget_kept"] == "2/2"
+    assert verdict[f"{budget}s"]["public_beats_lgbm_default"].endswith("/2")
 
     # A second run finds every cell done and runs none again.
     quality.main([*argv, "--results", str(tmp_path)])
