@@ -384,7 +384,8 @@ def _read_submission(
 def run_cell(cell: Cell, *, cores: int = h.CORES, keep_runs: Path | None = None) -> dict[str, Any]:
     """Prepare the cell's split on disk, run the method in a measured subprocess, score it.
     With `keep_runs`, a command-line cell's runs folder (every member's OOF and test
-    predictions) and the test labels are copied under keep_runs/CELL for later analysis."""
+    predictions) and the train and test labels are copied under keep_runs/CELL, for later
+    analysis."""
     import shutil
 
     import numpy as np
@@ -446,8 +447,10 @@ def run_cell(cell: Cell, *, cores: int = h.CORES, keep_runs: Path | None = None)
                 kept = keep_runs / f"{cell.dataset}-seed{cell.seed}-{cell.budget:g}s-{cell.method}"
                 runs = folder / "home" / "competitions" / WORKSPACE / "runs"
                 shutil.copytree(runs, kept / "runs", dirs_exist_ok=True)
-                labels = test[spec.target].to_numpy()
-                np.save(kept / "test_labels.npy", _encode(labels, classes) if classes else labels)
+                for name, part in (("train", train), ("test", test)):
+                    labels = part[spec.target].to_numpy()
+                    labels = _encode(labels, classes) if classes else labels
+                    np.save(kept / f"{name}_labels.npy", labels)
         predictions_path = folder / "predictions.npy"
         if measured.timed_out or measured.returncode != 0 or not predictions_path.is_file():
             record["status"] = "timeout" if measured.timed_out else "error"
@@ -680,7 +683,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--keep-runs",
         type=Path,
         help="copy each command-line cell's runs folder (members' OOF and test predictions) "
-        "and the test labels under this folder",
+        "and the train and test labels under this folder",
     )
     parser.add_argument("--cell", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
