@@ -928,11 +928,16 @@ def ensemble(
 ) -> Ensemble:
     """Hill climbing over the members' OOF predictions, or the stacker when its OOF score is
     better (the stacker is tried with two members or more, when `stack_ok`, and only when
-    its fits end before `deadline`)."""
+    its fits end before `deadline`). For a log loss the hill-climbed blend is
+    temperature-scaled on its OOF predictions when that helps (pipelines.cv.
+    temperature_scaled): an average of calibrated members is flatter than each of them."""
     from pipelines.blend import blend_results
+    from pipelines.cv import temperature_scaled
 
     runs = [replace(m.result, model=m.name) for m in members]
     blend, hill = blend_results(runs, y, metric=metric, seed=seed, model="portfolio")
+    if metric.calibrated:
+        hill = temperature_scaled(hill, y, metric)
     chosen = Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
     if len(runs) < 2 or not stack_ok:
         return chosen
@@ -976,11 +981,15 @@ def _verdict(chosen: Ensemble, *, stack_tried: bool) -> str:
     hill, stacked = chosen.hill_score, chosen.stack_score
     if chosen.method == "stack":
         return f"stacker OOF {stacked:.5f} beats hill climbing {hill:.5f}"
+    scaled = chosen.result.temperature
+    hill_text = f"hill climbing {hill:.5f}" + (
+        f" at temperature {scaled:.3f}" if scaled != 1 else ""
+    )
     if stacked is not None:
-        return f"hill climbing {hill:.5f} (stacker {stacked:.5f} not better)"
+        return f"{hill_text} (stacker {stacked:.5f} not better)"
     if stack_tried:
-        return f"hill climbing {hill:.5f} (the stacker would not have ended in time)"
-    return f"hill climbing {hill:.5f}"
+        return f"{hill_text} (the stacker would not have ended in time)"
+    return hill_text
 
 
 # -- the entry point ------------------------------------------------------------------------

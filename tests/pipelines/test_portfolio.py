@@ -319,11 +319,13 @@ def test_no_family_that_can_be_probed_is_a_clear_error(churn_data, clock, regist
         run_portfolio(data, metric="auc", folds=folds, deadline=Deadline.never())
 
 
-def _member(name: str, raw: np.ndarray, folds: np.ndarray) -> Any:
+def _member(
+    name: str, raw: np.ndarray, folds: np.ndarray, metric: str = "rmse", task: str = "regression"
+) -> Any:
     from pipelines.portfolio import Member
 
     result = CVResult(
-        model=name, metric="rmse", task="regression", oof=raw, test_predictions=raw[:10],
+        model=name, metric=metric, task=task, oof=raw, test_predictions=raw[:10],
         test_ids=np.arange(10), classes=None, fold_scores=[0.0], params={}, fit_seconds=1.0,
         device="cpu", seed=0, n_folds=int(folds.max()) + 1, folds=folds, raw_oof=raw,
         raw_test=raw[:10],
@@ -350,6 +352,33 @@ def test_the_stacker_is_used_only_when_its_oof_beats_hill_climbing():
     assert not rmse.is_better(chosen.stack_score, chosen.hill_score)
     assert chosen.result.mean == pytest.approx(chosen.hill_score)
     assert chosen.weights == {"exact": 1.0, "noise": 0.0}
+
+
+def test_a_log_loss_blend_is_temperature_scaled_when_that_helps():
+    """Two calibrated members whose errors differ: their average is flatter than the truth,
+    and one temperature below 1 on the blend's OOF (cross-fitted) lowers the log loss."""
+    from pipelines.blend import blend_results
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    folds = np.arange(n) % 5
+    logit = rng.normal(scale=3.0, size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    # Each member sees the logit through its own noise: calibrated alone, flat on average.
+    a, b = (1 / (1 + np.exp(-(logit + rng.normal(scale=2.0, size=n)) / 1.6)) for _ in "ab")
+    members = [_member(m, p, folds, "logloss", "binary") for m, p in (("a", a), ("b", b))]
+    logloss = get_metric("logloss")
+    _, plain = blend_results([m.result for m in members], y, metric=logloss, model="portfolio")
+    chosen = ensemble(members, y, logloss, seed=0, stack_ok=False)
+    assert chosen.result.temperature < 1
+    assert chosen.hill_score < plain.mean - 0.001
+    assert chosen.result.mean == pytest.approx(chosen.hill_score)
+    scaled = chosen.result.test_predictions
+    assert scaled.shape == (10,) and np.all((scaled > 0) & (scaled < 1))
+    # Sharper on the test rows too: further from 1/2 than the plain blend's.
+    assert np.all(np.abs(scaled - 0.5) >= np.abs(plain.test_predictions - 0.5) - 1e-12)
+    # A regression blend has no temperature.
+    assert ensemble(members[:1], logit, get_metric("rmse"), seed=0).result.temperature == 1.0
 
 
 class Ticking(FakeClock):
