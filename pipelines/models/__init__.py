@@ -33,6 +33,7 @@ _MODULES = {
     "lgbm_td": "pipelines.models.td_gbdt",
     "xgb_td": "pipelines.models.xgb_td",
     "extra_trees": "pipelines.models.extra_trees",
+    "linear": "pipelines.models.linear",
 }
 
 
