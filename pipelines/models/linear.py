@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipelines.deadline import Deadline
-from pipelines.models.base import Fitted, MemberFit, OneModelFamily
+from pipelines.models.base import Fitted, MemberFit, OneModelFamily, raw_predictions
 
 if TYPE_CHECKING:
     import optuna
@@ -86,7 +86,7 @@ def preprocessor(X: pd.DataFrame) -> Any:
 
 
 def _categories_as_objects(X: pd.DataFrame) -> pd.DataFrame:
-    """Categorical columns as object columns with missing values as their own level: the
+    """Categorical columns as string categories with missing values as their own level: the
     one-hot encoder's input (it refuses mixed NaN and strings in one column)."""
     import pandas as pd
 
@@ -155,8 +155,6 @@ class LinearFamily(OneModelFamily):
 
     def predict(self, fitted: Fitted, X: pd.DataFrame) -> dict[str, Any]:
         from threadpoolctl import threadpool_limits
-
-        from pipelines.models.base import raw_predictions
 
         state = fitted.state
         with threadpool_limits(limits=1):
