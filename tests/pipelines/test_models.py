@@ -241,3 +241,46 @@ def test_extra_trees_read_categories_as_codes_and_missing_values_as_nan():
     np.testing.assert_array_equal(matrix[:, 0], [1.0, np.nan, 0.0])
     np.testing.assert_array_equal(matrix[:, 1], [1.5, np.nan, 3.0])
     np.testing.assert_array_equal(matrix[:, 2], [1.0, 0.0, 1.0])
+
+
+def test_the_linear_model_reads_missing_and_unseen_categories_and_wide_tables():
+    """One-hot categories with missing values as a level and unseen ones all zero; numbers
+    with missing values imputed; quantile maps on a narrow table, a signed log on a wide one
+    (its quantile maps would cost seconds a fold)."""
+    import pandas as pd
+    from sklearn.preprocessing import QuantileTransformer
+
+    from pipelines.metrics import get_metric
+    from pipelines.models.base import FoldData
+    from pipelines.models.linear import QUANTILE_MAX_COLUMNS, preprocessor
+
+    rng = np.random.default_rng(0)
+    n = 400
+    colour = rng.choice(["red", "blue", "green"], size=n)
+    size = rng.normal(size=n)
+    y = ((colour == "red") ^ (size > 0.5)).astype(int)
+    frame = pd.DataFrame(
+        {
+            "colour": pd.Categorical(np.where(rng.random(n) < 0.1, None, colour)),
+            "size": np.where(rng.random(n) < 0.1, np.nan, size),
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+    fold = FoldData(frame[:300], y[:300], frame[300:], y[300:], "binary", 2, get_metric("auc"))
+    family = get_family("linear")
+    fitted = family.fit_fold(fold, None, seed=0, device="cpu", deadline=PASSED)
+    unseen = frame[300:].copy()
+    unseen["colour"] = pd.Categorical(["purple"] * 50 + [None] * 50)
+    for X in (frame[300:], unseen):
+        proba = family.predict(fitted, X)["linear"]
+        assert proba.shape == (100,) and np.isfinite(proba).all()
+    assert get_metric("auc").score(y[300:], family.predict(fitted, frame[300:])["linear"]) > 0.6
+    assert not family.seed_varies(None)  # lbfgs draws nothing from the seed
+
+    def scaler(columns: int) -> object:
+        wide = pd.DataFrame(rng.poisson(1.0, size=(50, columns)).astype(float))
+        numbers = preprocessor(wide).transformers[0][1]
+        return numbers.steps[-1][1]
+
+    assert isinstance(scaler(QUANTILE_MAX_COLUMNS), QuantileTransformer)
+    assert not isinstance(scaler(QUANTILE_MAX_COLUMNS + 1), QuantileTransformer)
