@@ -448,6 +448,7 @@ def train(
         "cv_std": cv.std, "fold_scores": cv.fold_scores, "device": cv.device, "seed": cv.seed,
         "seconds": cv.fit_seconds, "folder": run.folder, "submission": run.submission,
         "trials": run.study.n_trials if run.study else None, "budget": limit,
+        "temperature": cv.temperature,
     }  # fmt: skip
     if run.portfolio is not None:
         summary.update(run.portfolio.summary(), cv_mean=cv.mean)
@@ -523,8 +524,8 @@ def blend(
     if as_json:
         emit_json({
             "run_id": run.run_id, "metric": cv.metric, "cv_mean": cv.mean, "cv_std": cv.std,
-            "members": blended.members, "weights": blended.weights, "folder": run.folder,
-            "submission": run.submission,
+            "members": blended.members, "weights": blended.weights,
+            "temperature": cv.temperature, "folder": run.folder, "submission": run.submission,
         })  # fmt: skip
         return
     render_cv(cv, title=f"{name}: blend run #{run.run_id}", members=blended.members,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.blend import blend_results
+from pipelines.blend import blend_results, temperature_scaled
 from pipelines.deadline import Deadline
 from pipelines.errors import PipelinesError
 from pipelines.features import prepare_frames
@@ -20,7 +20,6 @@ from pipelines.metrics import Metric, get_metric
 from pipelines.models import FoldData, get_family
 from pipelines.result import CVResult, as_metric_input
 from pipelines.targets import (
-    calibrate,
     check_target,
     from_fit_space,
     target_transform,
@@ -204,12 +203,18 @@ def cross_validate(
     if len(results) == 1:
         (result,) = results.values()
         result = replace(result, model=family.name)
+        if temperature and metric.calibrated:
+            result = temperature_scaled(result, data.y, metric)
     else:
-        _, result = blend_results(list(results.values()), data.y, metric=metric, model=family.name)
+        _, result = blend_results(
+            list(results.values()),
+            data.y,
+            metric=metric,
+            model=family.name,
+            temperature=temperature,
+        )
         params = family.result_params({name: r.params for name, r in results.items()})
         result = replace(result, params=params)
-    if temperature and metric.calibrated:
-        result = temperature_scaled(result, data.y, metric)
     # A blend's CVResult comes from blend_results, which knows nothing of the transform.
     return replace(
         result, target=target_transform(metric), fit_seconds=time.perf_counter() - started
@@ -218,35 +223,6 @@ def cross_validate(
 
 def _on_target_scale(raw: dict[str, np.ndarray], metric: Metric) -> dict[str, np.ndarray]:
     return {name: from_fit_space(values, metric) for name, values in raw.items()}
-
-
-def temperature_scaled(result: CVResult, y: np.ndarray, metric: Metric) -> CVResult:
-    """`result` with its probabilities temperature-scaled (pipelines.targets.calibrate) when
-    that lowers the cross-fitted OOF log loss, else unchanged; a blend's members stay as
-    they were."""
-    if result.raw_oof is None or result.raw_test is None or result.folds is None:
-        raise PipelinesError(
-            f"Run {result.model!r} has no raw predictions or folds to fit a temperature on; "
-            "train it again."
-        )
-    found = calibrate(
-        result.raw_oof, result.raw_test, y, result.folds, task=result.task, metric=metric
-    )
-    if not found.kept:
-        return result
-    folds = result.folds
-    return replace(
-        result,
-        oof=found.oof,
-        test_predictions=found.test,
-        raw_oof=found.oof,
-        raw_test=found.test,
-        fold_scores=[
-            metric.score(y[folds == fold], found.oof[folds == fold])
-            for fold in range(result.n_folds)
-        ],
-        temperature=found.temperature,
-    )
 
 
 def _member_result(

@@ -932,15 +932,12 @@ def ensemble(
     """Hill climbing over the members' OOF predictions, or the stacker when its OOF score is
     better (the stacker is tried with two members or more, when `stack_ok`, and only when
     its fits end before `deadline`). For a log loss the hill-climbed blend is
-    temperature-scaled on its OOF predictions when that helps (pipelines.cv.
+    temperature-scaled on its OOF predictions when that helps (pipelines.blend.
     temperature_scaled): an average of calibrated members is flatter than each of them."""
     from pipelines.blend import blend_results
-    from pipelines.cv import temperature_scaled
 
     runs = [replace(m.result, model=m.name) for m in members]
     blend, hill = blend_results(runs, y, metric=metric, seed=seed, model="portfolio")
-    if metric.calibrated:
-        hill = temperature_scaled(hill, y, metric)
     chosen = Ensemble(hill, "hill", hill.mean, None, dict(blend.weights))
     if len(runs) < 2 or not stack_ok:
         return chosen

@@ -44,3 +44,17 @@ def test_a_terminal_keeps_its_width():
     table.add_row("value", "value")
     console.print(table)
     assert max(map(len, stream.getvalue().splitlines())) <= 40
+
+
+def test_a_temperature_scaled_run_says_so_and_a_plain_one_does_not(capsys):
+    from types import SimpleNamespace
+
+    from compete.render import render_cv
+
+    cv = SimpleNamespace(model="blend", metric="logloss", mean=0.41, std=0.01,
+                         fold_scores=[0.41] * 5, device="cpu", fit_seconds=1.0,
+                         temperature=0.85)  # fmt: skip
+    render_cv(cv, title="scaled")
+    assert "T = 0.850" in capsys.readouterr().out
+    render_cv(SimpleNamespace(**{**vars(cv), "temperature": 1.0}), title="plain")
+    assert "temperature" not in capsys.readouterr().out

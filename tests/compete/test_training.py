@@ -76,6 +76,27 @@ def test_train_blend_and_submit(workspace):
     assert "blend members" in shown.stdout and "weight" in shown.stdout
 
 
+def test_a_log_loss_blend_is_temperature_scaled_and_says_by_how_much(tmp_path, churn_csv):
+    """An average of calibrated runs is flatter than each: `compete blend` on a log loss fits
+    one temperature on the blend's OOF, keeps it only when it lowers the loss, and reports it
+    (--json, the saved run, and the table)."""
+    home = tmp_path / "home"
+    compete(home, "practice", "create", "churn-ll", "--csv", str(churn_csv), "--target", "churn",
+            "--metric", "logloss")  # fmt: skip
+    compete(home, "download", "churn-ll")
+    trained = [
+        run_json(home, "train", "churn-ll", "--model", "lgbm", "--param", "n_estimators=200"),
+        run_json(home, "train", "churn-ll", "--model", "linear"),
+    ]
+    assert all(run["temperature"] > 0 for run in trained)
+    blended = run_json(home, "blend", "churn-ll")
+    assert blended["metric"] == "logloss" and blended["temperature"] > 0
+    saved = json.loads((Path(blended["folder"]) / "result.json").read_text())
+    assert saved["temperature"] == pytest.approx(blended["temperature"])
+    # Hill climbing starts from the best member and a temperature is kept only when it helps.
+    assert blended["cv_mean"] <= min(blended["members"].values()) + 1e-4
+
+
 def test_tuning_keeps_and_resumes_its_study(workspace):
     home = workspace
     first = run_json(home, "train", "churn", "--trials", "2", "--param", "n_estimators=60")

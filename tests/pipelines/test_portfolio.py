@@ -368,9 +368,14 @@ def test_a_log_loss_blend_is_temperature_scaled_when_that_helps():
     a, b = (1 / (1 + np.exp(-(logit + rng.normal(scale=2.0, size=n)) / 1.6)) for _ in "ab")
     members = [_member(m, p, folds, "logloss", "binary") for m, p in (("a", a), ("b", b))]
     logloss = get_metric("logloss")
-    _, plain = blend_results([m.result for m in members], y, metric=logloss, model="portfolio")
+    runs = [m.result for m in members]
+    _, plain = blend_results(runs, y, metric=logloss, model="portfolio", temperature=False)
     chosen = ensemble(members, y, logloss, seed=0, stack_ok=False)
-    assert chosen.result.temperature < 1
+    assert plain.temperature == 1.0 and chosen.result.temperature < 1
+    # The scaling belongs to the blend itself, so `compete blend` gets it too.
+    _, blended = blend_results(runs, y, metric=logloss, model="portfolio")
+    assert blended.temperature == pytest.approx(chosen.result.temperature)
+    assert blended.mean == pytest.approx(chosen.result.mean)
     assert chosen.hill_score < plain.mean - 0.001
     assert chosen.result.mean == pytest.approx(chosen.hill_score)
     scaled = chosen.result.test_predictions
