@@ -110,7 +110,7 @@ def render_cv(cv: Any, *, title: str, members: dict[str, float] | None = None,
         f"{cv.fit_seconds:.1f}",
     )  # fmt: skip
     out.print(table)
-    if getattr(cv, "temperature", 1.0) != 1.0:
+    if cv.temperature != 1.0:
         out.print(f"probabilities temperature-scaled on the OOF: T = {cv.temperature:.3f}")
     if members:
         parts = Table("member run", "CV", "weight", title="blend members")

@@ -85,7 +85,7 @@ def preprocessor(X: pd.DataFrame) -> Any:
     )
 
 
-def _categories_as_objects(X: pd.DataFrame) -> pd.DataFrame:
+def _categories_as_strings(X: pd.DataFrame) -> pd.DataFrame:
     """Categorical columns as string categories with missing values as their own level: the
     one-hot encoder's input (it refuses mixed NaN and strings in one column)."""
     import pandas as pd
@@ -139,7 +139,7 @@ class LinearFamily(OneModelFamily):
             estimator = Ridge(alpha=1.0 / strength, random_state=seed)
         else:
             estimator = LogisticRegression(C=strength, max_iter=MAX_ITER, random_state=seed)
-        X = _categories_as_objects(fold.X_fit)
+        X = _categories_as_strings(fold.X_fit)
         model = make_pipeline(preprocessor(X), estimator)
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             # The capped solver ends where it is: what it has is the fold's model.
@@ -159,7 +159,7 @@ class LinearFamily(OneModelFamily):
         state = fitted.state
         with threadpool_limits(limits=1):
             values = raw_predictions(
-                state.model, _categories_as_objects(X), state.task, state.n_classes
+                state.model, _categories_as_strings(X), state.task, state.n_classes
             )
         return {self.name: values}
 
