@@ -61,7 +61,8 @@ restart restore resume retrain return reuse rise rotate run sample saturate save
 seem send separate set share shift show shrink shuffle sit skip slow solve split spike split
 spread stabilise stabilize start stay stop store strip subtract sum surface swap take tell
 test think tie tolerate track train transpose truncate treat trigger trust try turn
-underflow undo unfreeze untie update use vanish verify view want warm weight work write zero"""
+underflow undo unfreeze untie update use vanish verify view want warm weight work write zero
+allocate clone detach override pile profile record refit snapshot sweep upcast wrap"""
 IRREGULAR_PAST = {
     "become": "became", "begin": "began", "blow": "blew", "break": "broke", "bring": "brought",
     "build": "built", "come": "came", "do": "did", "feed": "fed", "find": "found",

@@ -22,17 +22,22 @@ KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # cross-encoder model ships inside a PyPI package here. Making every item's own model answer
 # earn 0.9 (verify-bank), instead of 24 of 58 model answers below 0.95, cost agreement
 # (claims the lexicon missed, misconceptions the model answer seems to state) and the
-# contradictions written for every concept won part of it back: 37/58 (64 %) now. The floor
-# is what is reached less a margin, so a change that loses agreement fails.
+# contradictions written for every concept won part of it back: 37/58 (64 %). Three more
+# paraphrases per concept (plain words, other jargon, another angle) and a contradiction in
+# plain words, written without seeing these answers, let 52 instead of 46 correct answers
+# pass, but raised partial, wrong and negated answers too (33/58); full credit from 0.75
+# instead of 0.6 gives 40/58 (69 %). The floor is what is reached less a margin, so a change
+# that loses agreement fails.
 TARGET = 0.9
-FLOOR = 0.6
+FLOOR = 0.65
 NEGATED_PASSING = 5
 # The grader's rules were developed looking only at the first half of the items (even
 # positions of the sorted item ids); the second half is the held-out estimate. Before the soft
 # credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half
 # 12/29, second half 7/29; after: 22/29 and 16/29; with the model-answer rule and the
 # contradictions: 23/29 and 14/29 (the second half was looked at to choose between two ways of
-# keeping the model answers' misconceptions out, so it is no longer a clean estimate).
+# keeping the model answers' misconceptions out, so it is no longer a clean estimate); with
+# the richer rubric and full credit at 0.75: 20/29 and 20/29.
 
 
 @dataclass(frozen=True)
