@@ -63,11 +63,12 @@ class GridBlock:
 
 
 # The issue's grid: 60 s and 300 s with 3 seeds on the public four; 300 s with one seed on the
-# extra tables; 900 s on one public set.
+# extra tables; 900 s on one public set, 3 seeds (FLAML's and LightGBM defaults' seeds 1-2
+# at 900 s are not run yet: the grid resumes them).
 GRID = (
     GridBlock(tuple(h.SUITE), (60.0, 300.0), (0, 1, 2)),
     GridBlock(tuple(h.EXTRA), (300.0,), (0,)),
-    GridBlock(("diamonds_price",), (900.0,), (0,)),
+    GridBlock(("diamonds_price",), (900.0,), (0, 1, 2)),
 )
 
 
