@@ -52,7 +52,7 @@ class FreeTextConfig:
     concept_floor: float = 0.2
     # 0.6 with two or three paraphrases per concept; 0.75 since every concept has five or
     # six (the rubric's words, plain words, other jargon): with more ways to say an idea, a
-    # text that only resembles it comes closer too (agreement 33 -> 40 of 58 answers).
+    # text that only resembles it comes closer too (agreement 33 -> 40 of 58 items).
     concept_full: float = 0.75
     # The claim credited for a concept is on topic (padding is measured against the rest)
     # when at least this close to it.
