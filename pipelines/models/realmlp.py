@@ -260,6 +260,8 @@ class RealMLPFamily(OneModelFamily):
     members = ("realmlp",)
     # pytabkit's Lightning loop has no hook for per-epoch callbacks: tuning prunes per fold.
     epoch_callbacks = False
+    # Its epochs are planned to end at the deadline it is given (the portfolio caps that step).
+    fills_deadline = True
     # Measured on the 600-row churn practice set (tests/compete/test_budget.py), 5 folds:
     # importing pytabkit (torch, Lightning) takes 5 s on a quiet machine, 11 s on a busy one,
     # then a probe epoch and a fit per fold. Load 3 on 2 cores: `--budget 12s` wrote

@@ -463,6 +463,48 @@ def test_time_no_full_step_fits_goes_to_the_cheapest_skipped_family(churn_data, 
     assert clock.now - started > 60.0 * (1 - 0.15)
 
 
+class Filling(Clocked):
+    """A family that plans its fit to end near the deadline it is given, as RealMLP sizes its
+    epochs: every fold takes most of its share, whatever the share."""
+
+    fills_deadline = True
+
+    def fold_cost(self, params: Mapping[str, Any] | None) -> float:
+        return 1e9
+
+    def fit_fold(
+        self,
+        fold: FoldData,
+        params: Mapping[str, Any] | None,
+        *,
+        seed: int,
+        device: str,
+        deadline: Deadline,
+        callbacks: Sequence[Any] = (),
+    ) -> Fitted:
+        planned = Deadline.after(0.85 * deadline.remaining(), self.clock)
+        return super().fit_fold(fold, params, seed=seed, device=device, deadline=planned)
+
+
+@pytest.mark.parametrize("budget, most", [(1000.0, 0.35 * 1000.0), (200.0, 0.9 * 200.0)])
+def test_a_family_that_fills_its_deadline_gets_a_capped_step(
+    churn_data, clock, register, budget, most
+):
+    """On a long budget such a family would take 90 % of what is left for little gain: its
+    defaults take at most 35 % of the budget (at least 180 s, so short budgets keep their
+    schedule), and the rest goes to tuning and seeds."""
+    data, folds = churn_data
+    # The filling family is the stronger one, so its first fold earns weight in the blend.
+    register(Clocked("fast", clock, cost=1.0, trees=2))
+    register(Filling("filling", clock, cost=0.0, trees=60))
+    started = clock.now
+    result = _run(data, folds, clock, ["fast", "filling"], budget, tuning=False)
+    assert clock.now - started <= budget
+    step = next(line for line in result.log if "filling: defaults CV" in line)
+    seconds = float(step.rsplit(" in ", 1)[1].rstrip("s"))
+    assert 0.6 * most < seconds <= most, result.log
+
+
 class Noise(Clocked):
     """A family whose predictions are noise: it adds nothing to any ensemble."""
 
