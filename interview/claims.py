@@ -23,6 +23,7 @@ __all__ = [
     "negate_sentence",
     "negate_text",
     "negated",
+    "opposed",
     "read_answer",
     "words",
 ]
@@ -96,6 +97,82 @@ DENIAL_FRAME = re.compile(
     r"|^\s*(?:no|wrong)\s*[,:]\s*",
     re.IGNORECASE,
 )
+# Pairs of opposite words: a claim that says one where a text says the other (and neither
+# says both) states the opposite without any negator ("the loss decreases" for "increases",
+# "a different scale" for "the same scale"). Each line is one pair: the words left of "|"
+# oppose those right of it. "Before" and "after" by ORDER_WORDS below: "unscale before
+# clipping" and "clip after unscaling" say the same (two model answers fell to 0.55 when they
+# were a plain pair here).
+OPPOSITES = tuple(
+    (_set(left), _set(right))
+    for left, right in (
+        line.split("|")
+        for line in """
+        increase increases increased increasing grow grows grew growing raise raises raised
+            rise rises rising inflate inflates inflated | decrease decreases decreased
+            decreasing shrink shrinks shrank shrinking reduce reduces reduced reducing deflate
+            deflates deflated
+        larger bigger higher greater | smaller lower
+        more | fewer less
+        above | below
+        same identical equal unchanged | different differs differ changed
+        enable enables enabled | disable disables disabled
+        include includes included including | exclude excludes excluded excluding
+        keep keeps kept retain retains retained preserve preserves preserved | lose loses lost
+            discard discards discarded destroy destroys destroyed
+        first | last
+        early | late
+        correct | incorrect wrong
+        true | false
+        helps help helped | hurts hurt
+        stable | unstable
+        safe harmless | unsafe harmful
+        overflow overflows | underflow underflows
+        inside within | outside
+        masked | unmasked
+        causes cause caused | prevents prevent prevented
+        frozen freeze freezes | unfrozen unfreeze unfreezes
+        """.replace("\n            ", " ")
+        .strip()
+        .splitlines()
+    )
+)
+
+
+# "A before B" and "A after B" are opposite, "B after A" is not: an order word opposes the
+# other only when both govern the same word (the first word after them, compared on its stem).
+ORDER_WORDS = {"before": "before", "prior": "before", "after": "after"}
+ORDER_SKIP = _set("the a an to of it its each every any all we you")
+
+
+def _ordered(tokens: tuple[str, ...]) -> tuple[str, str] | None:
+    """The one order word of `tokens` and the stem of the word it governs (None if it has
+    none, or more than one)."""
+    marks = [i for i, t in enumerate(tokens) if t in ORDER_WORDS]
+    if len(marks) != 1:
+        return None
+    rest = [t for t in tokens[marks[0] + 1 :] if t not in ORDER_SKIP]
+    return (ORDER_WORDS[tokens[marks[0]]], rest[0][:5]) if rest else None
+
+
+def opposed(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    """Whether two texts (their words) read opposite ways: an odd number of OPPOSITES pairs
+    where one text has a word of one side and the other a word of the other side, and
+    neither has both sides, counting "before X" against "after X" as one such pair."""
+    a, b = frozenset(first), frozenset(second)
+    flips = 0
+    for left, right in OPPOSITES:
+        a_left, a_right = bool(a & left), bool(a & right)
+        b_left, b_right = bool(b & left), bool(b & right)
+        if (a_left and a_right) or (b_left and b_right):
+            continue
+        flips += (a_left and b_right) or (a_right and b_left)
+    order_a, order_b = _ordered(first), _ordered(second)
+    if order_a and order_b and order_a[0] != order_b[0] and order_a[1] == order_b[1]:
+        flips += 1
+    return flips % 2 == 1
+
+
 SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
 CLAUSE_BREAK = re.compile(
     r",\s*(?:so|and|but|which|while|whereas)\s+|\s+(?:so that|because|but|whereas|while|"

@@ -29,7 +29,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from interview.claims import NEGATORS, Claim, negated, read_answer, split_sentences
+from interview.claims import (
+    NEGATORS,
+    Claim,
+    negated,
+    opposed,
+    read_answer,
+    split_sentences,
+    words,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,6 +100,9 @@ class FreeTextConfig:
     # never a misconception: the expert's "share the same Parameter object, not merely equal
     # values" sits at 0.71 from "tying only saves memory" (None: no exemption).
     model_claim_exempt: float | None = 0.9
+    # A claim that uses a word's opposite where a rubric text uses the word (interview.claims
+    # OPPOSITES: "after" for "before", "decreases" for "increases") reads the other way.
+    opposites: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,22 +137,26 @@ class _Idea:
     vectors: np.ndarray
     negated: np.ndarray  # (k,) bool
     negators: tuple[frozenset[str], ...]
+    words: tuple[tuple[str, ...], ...]
 
 
 def _idea(encoder: TextEncoder, texts: list[str]) -> _Idea:
     key = tuple(texts)
-    flags, words = _polarity(key)
-    return _Idea(encoder.encode_cached(key), flags, words)
+    flags, said, vocab = _polarity(key)
+    return _Idea(encoder.encode_cached(key), flags, said, vocab)
 
 
 @functools.lru_cache(maxsize=4096)
-def _polarity(texts: tuple[str, ...]) -> tuple[np.ndarray, tuple[frozenset[str], ...]]:
-    """Each rubric text's polarity and negating words, read once (rubric text repeats)."""
+def _polarity(
+    texts: tuple[str, ...],
+) -> tuple[np.ndarray, tuple[frozenset[str], ...], tuple[tuple[str, ...], ...]]:
+    """Each rubric text's polarity, negating words and words, read once (rubric text
+    repeats)."""
     import numpy as np
 
     flags = np.array([negated(t) for t in texts], dtype=bool)
     flags.setflags(write=False)
-    return flags, tuple(negators(t) for t in texts)
+    return flags, tuple(negators(t) for t in texts), tuple(tuple(words(t)) for t in texts)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -155,18 +170,25 @@ def negators(text: str) -> frozenset[str]:
     return frozenset(m.group(0).lower() for m in NEGATORS.finditer(text))
 
 
-def _same_polarity(claims: list[Claim], idea: _Idea, polarity: np.ndarray) -> np.ndarray:
+def _same_polarity(
+    claims: list[Claim], idea: _Idea, polarity: np.ndarray, opposites: bool = True
+) -> np.ndarray:
     """(claims, texts): whether each claim and text read the same way. Equal polarity, or
     the same negating words (a clause "it has learned nothing" against "the model has
-    learned nothing, so ..." whose negation sits in a subordinate clause is no denial)."""
+    learned nothing, so ..." whose negation sits in a subordinate clause is no denial); then
+    turned around where the two use opposite words (`opposites`: "after" for "before")."""
     import numpy as np
 
     same = polarity[:, None] == idea.negated[None, :]
-    if same.all() or not any(idea.negators):
-        return same
-    words = [negators(c.text) for c in claims]
-    shared = np.array([[bool(w) and w == n for n in idea.negators] for w in words], dtype=bool)
-    return same | shared
+    if not same.all() and any(idea.negators):
+        said = [negators(c.text) for c in claims]
+        shared = np.array([[bool(w) and w == n for n in idea.negators] for w in said], dtype=bool)
+        same = same | shared
+    if opposites:
+        vocab = [tuple(words(c.text)) for c in claims]
+        flips = np.array([[opposed(v, t) for t in idea.words] for v in vocab], dtype=bool)
+        same = same ^ flips.reshape(same.shape)
+    return same
 
 
 def _masked_max(similarity: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -219,7 +241,7 @@ def score_free_text(
     offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
-        same = _same_polarity(claims, own, polarity)
+        same = _same_polarity(claims, own, polarity, config.opposites)
         by_paraphrase = vectors @ own.vectors.T
         support = _masked_max(by_paraphrase, same)
         flipped = _masked_max(by_paraphrase, ~same)
@@ -228,7 +250,7 @@ def score_free_text(
         if concept.contradictions:
             turned = _idea(encoder, concept.contradictions)
             by_contradiction = vectors @ turned.vectors.T
-            agree = _same_polarity(claims, turned, polarity)
+            agree = _same_polarity(claims, turned, polarity, config.opposites)
             against = np.maximum(against, _masked_max(by_contradiction, agree))
             # "X does not hold" where the contradiction says "X holds" supports the concept.
             denial = _masked_max(by_contradiction, ~agree)

@@ -15,6 +15,13 @@ from interview.bank import load_bank
 from interview.grading import Grader
 
 FOLDER = Path(__file__).with_name("free_text_eval")
+# A second set written blind to the rubric (see its README): no setting was chosen on its
+# odd half, the held-out estimate. Measured 12/58 (21 %) with 17 negated answers passing
+# before the opposite-words rule (interview.claims OPPOSITES), 13/58 (22 %) with 15 after it:
+# the first set's 69 % is far from what answers written without the rubric get.
+BLIND = Path(__file__).with_name("free_text_blind")
+BLIND_FLOOR = 0.2
+BLIND_NEGATED_PASSING = 15
 KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
 # these answers before the soft-credit rules and 38/58 (66 %) after: a bi-encoder puts "every
@@ -60,9 +67,9 @@ class Row:
         return [name for name, ok in checks.items() if not ok]
 
 
-def _entries() -> list[tuple[str, dict]]:
+def _entries(folder: Path = FOLDER) -> list[tuple[str, dict]]:
     found = []
-    for path in sorted(FOLDER.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
             found.append((path.stem, entry))
     return found
@@ -80,10 +87,11 @@ def grader():
     return grader
 
 
-def test_every_entry_names_a_free_text_item_of_its_bank_file_and_has_every_answer(bank):
+@pytest.mark.parametrize("folder", [FOLDER, BLIND], ids=["first", "blind"])
+def test_every_entry_names_a_free_text_item_of_its_bank_file_and_has_every_answer(bank, folder):
     files = {p.stem for p in bank_files()}
-    entries = _entries()
-    assert entries, f"no labelled answers under {FOLDER}"
+    entries = _entries(folder)
+    assert entries, f"no labelled answers under {folder}"
     for stem, entry in entries:
         assert stem in files, f"{stem}.yaml matches no bank file"
         item = bank.item(entry["item"])
@@ -92,8 +100,9 @@ def test_every_entry_names_a_free_text_item_of_its_bank_file_and_has_every_answe
         assert not missing, f"{entry['item']}: no {', '.join(missing)} answer"
 
 
-def test_every_existing_free_text_item_has_labelled_answers(bank):
-    labelled = {entry["item"] for _, entry in _entries()}
+@pytest.mark.parametrize("folder", [FOLDER, BLIND], ids=["first", "blind"])
+def test_every_existing_free_text_item_has_labelled_answers(bank, folder):
+    labelled = {entry["item"] for _, entry in _entries(folder)}
     unlabelled = [
         i.id for i in bank.items.values() if i.kind == "free_text" and i.id not in labelled
     ]
@@ -106,16 +115,22 @@ def bank_files() -> list[Path]:
     return sorted(BANK_DIR.rglob("*.yaml"))
 
 
-def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank, grader):
+def _rows(bank, grader, folder: Path) -> list[Row]:
+    """Every entry graded, printed as a table (pytest -s shows it)."""
     rows = []
-    for _, entry in sorted(_entries(), key=lambda pair: pair[1]["item"]):
+    for _, entry in sorted(_entries(folder), key=lambda pair: pair[1]["item"]):
         item = bank.item(entry["item"])
         scores = {kind: grader.grade(item, entry[kind]).score for kind in KINDS}
         rows.append(Row(item.id, item.pass_mark, scores))
-    print(f"\n{'item':<36}" + "".join(f"{k:>10}" for k in KINDS) + "  disagreement")
+    print(f"\n{folder.name}\n{'item':<36}" + "".join(f"{k:>10}" for k in KINDS) + "  disagreement")
     for row in rows:
         cells = "".join(f"{row.scores[k]:10.2f}" for k in KINDS)
         print(f"{row.item_id:<36}{cells}  {'; '.join(row.failures) or '-'}")
+    return rows
+
+
+def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank, grader):
+    rows = _rows(bank, grader, FOLDER)
     agree = sum(not row.failures for row in rows)
     share = agree / len(rows)
     correct = sum(row.scores["correct"] >= row.pass_mark for row in rows)
@@ -137,3 +152,21 @@ def test_the_grader_agrees_with_the_labels_on_at_least_90_percent_of_items(bank,
     assert not listed, listed
     negated = [r.item_id for r in rows if r.scores["negated"] >= r.pass_mark]
     assert len(negated) <= NEGATED_PASSING, negated
+
+
+def test_agreement_on_answers_written_blind_to_the_rubric(bank, grader):
+    """The held-out estimate (see BLIND): reported beside the first set's, held above its
+    floor so that a change that loses agreement there fails, and a list of terms never
+    passes."""
+    rows = _rows(bank, grader, BLIND)
+    agree = sum(not row.failures for row in rows)
+    correct = sum(row.scores["correct"] >= row.pass_mark for row in rows)
+    print(
+        f"{agree}/{len(rows)} items agree fully ({agree / len(rows):.0%}); correct answers "
+        f"passing: {correct}/{len(rows)}; target {TARGET:.0%}, floor {BLIND_FLOOR:.0%}"
+    )
+    assert agree / len(rows) >= BLIND_FLOOR, [(r.item_id, r.failures) for r in rows if r.failures]
+    listed = [r.item_id for r in rows if r.scores["term_list"] >= r.pass_mark]
+    assert not listed, listed
+    negated = [r.item_id for r in rows if r.scores["negated"] >= r.pass_mark]
+    assert len(negated) <= BLIND_NEGATED_PASSING, negated

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from interview.bank import load_bank
-from interview.claims import read_answer
+from interview.claims import opposed, read_answer, words
 from interview.free_text import FreeTextConfig, _ramp, score_free_text
 from interview.grading import Grader
 
@@ -174,3 +174,38 @@ def test_a_clause_read_against_its_sentence_is_no_denial(bank, grader):
         "cleaning up the output afterwards is not enough"
     ]
     assert not after.contradicted and after.score >= 0.9
+
+
+@pytest.mark.parametrize(
+    "first, second, flipped",
+    [
+        ("the loss increases during warm-up", "the loss decreases during warm-up", True),
+        ("both runs use the same scale", "both runs use a different scale", True),
+        ("measure the norm before clipping", "measure the norm after clipping", True),
+        # Same order said the other way round: no flip.
+        ("unscale the gradients before clipping", "clip after unscaling the gradients", False),
+        # A text with both sides of a pair says nothing by it.
+        ("the loss increases then decreases", "the loss decreases", False),
+        # Two flips cancel.
+        ("larger batches increase the noise", "smaller batches decrease the noise", False),
+    ],
+)
+def test_opposite_words_turn_a_claim_around(first, second, flipped):
+    assert opposed(tuple(words(first)), tuple(words(second))) is flipped
+
+
+def test_a_claim_with_an_opposite_word_contradicts_the_concept(bank, grader):
+    # The concept's own paraphrase with "higher" and "overestimated" turned into their
+    # opposites, and no negator: without the opposite-words rule it earned the concept.
+    item = bank.item("fm-dropout-eval-explain")
+    answer = (
+        "A thinned sub-network sampled by dropout has a lower expected cross-entropy than the "
+        "full network, so the validation loss is underestimated."
+    )
+    plain = dataclasses.replace(grader.config, opposites=False)
+    before = score_free_text(item.rubric, answer, grader.encoder, plain, item.prompt)
+    after = score_free_text(item.rubric, answer, grader.encoder, grader.config, item.prompt)
+    name = "the loss is biased upward"
+    assert name in before.found and not before.contradicted
+    assert name not in after.found
+    assert name in [concept for concept, _ in after.contradicted]
