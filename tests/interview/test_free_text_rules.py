@@ -162,16 +162,16 @@ def test_the_model_answers_own_claims_are_no_misconception(bank, grader):
 
 
 def test_a_clause_read_against_its_sentence_is_no_denial(bank, grader):
-    # "Replacing the NaN ... is not enough, because the backward pass still produces NaN
-    # gradients": the regex reads the sentence as negated, a paraphrase without the
-    # negation sits at 0.97, yet its own clause states the concept.
+    # "Replacing the NaN output ... is not enough, because the backward pass still produces
+    # NaN gradients": the regex reads the sentence as negated, a paraphrase without the
+    # negation sits close, yet its own clause states the concept.
     item = bank.item("fm-fully-masked-row-explain")
     answer = item.rubric.model_answer
     alone = dataclasses.replace(grader.config, sentence_reading=False)
     before = score_free_text(item.rubric, answer, grader.encoder, alone, item.prompt)
     after = score_free_text(item.rubric, answer, grader.encoder, grader.config, item.prompt)
     assert [name for name, _ in before.contradicted] == [
-        "cleaning up the output afterwards is not enough"
+        "zeroing the attention output afterwards is not enough"
     ]
     assert not after.contradicted and after.score >= 0.9
 
