@@ -101,7 +101,7 @@ class FreeTextConfig:
     # values" sits at 0.71 from "tying only saves memory" (None: no exemption).
     model_claim_exempt: float | None = 0.9
     # A claim that uses a word's opposite where a rubric text uses the word (interview.claims
-    # OPPOSITES: "after" for "before", "decreases" for "increases") reads the other way.
+    # OPPOSITES: "decreases" for "increases"; "after X" for "before X") reads the other way.
     opposites: bool = True
 
 
@@ -171,12 +171,16 @@ def negators(text: str) -> frozenset[str]:
 
 
 def _same_polarity(
-    claims: list[Claim], idea: _Idea, polarity: np.ndarray, opposites: bool = True
+    claims: list[Claim],
+    idea: _Idea,
+    polarity: np.ndarray,
+    vocab: list[tuple[str, ...]] | None,
 ) -> np.ndarray:
     """(claims, texts): whether each claim and text read the same way. Equal polarity, or
     the same negating words (a clause "it has learned nothing" against "the model has
     learned nothing, so ..." whose negation sits in a subordinate clause is no denial); then
-    turned around where the two use opposite words (`opposites`: "after" for "before")."""
+    turned around where the two use opposite words, given the claims' words (`vocab`;
+    None: no opposite-words rule)."""
     import numpy as np
 
     same = polarity[:, None] == idea.negated[None, :]
@@ -184,8 +188,7 @@ def _same_polarity(
         said = [negators(c.text) for c in claims]
         shared = np.array([[bool(w) and w == n for n in idea.negators] for w in said], dtype=bool)
         same = same | shared
-    if opposites:
-        vocab = [tuple(words(c.text)) for c in claims]
+    if vocab is not None:
         flips = np.array([[opposed(v, t) for t in idea.words] for v in vocab], dtype=bool)
         same = same ^ flips.reshape(same.shape)
     return same
@@ -229,6 +232,7 @@ def score_free_text(
         )
     vectors = encoder.encode([c.text for c in claims])
     polarity = np.array([c.negated for c in claims], dtype=bool)
+    vocab = [tuple(words(c.text)) for c in claims] if config.opposites else None
     echo = np.full(len(claims), -1.0)  # each claim's closeness to the question itself
     asked = tuple(split_sentences(question))
     if asked:
@@ -241,7 +245,7 @@ def score_free_text(
     offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
-        same = _same_polarity(claims, own, polarity, config.opposites)
+        same = _same_polarity(claims, own, polarity, vocab)
         by_paraphrase = vectors @ own.vectors.T
         support = _masked_max(by_paraphrase, same)
         flipped = _masked_max(by_paraphrase, ~same)
@@ -250,7 +254,7 @@ def score_free_text(
         if concept.contradictions:
             turned = _idea(encoder, concept.contradictions)
             by_contradiction = vectors @ turned.vectors.T
-            agree = _same_polarity(claims, turned, polarity, config.opposites)
+            agree = _same_polarity(claims, turned, polarity, vocab)
             against = np.maximum(against, _masked_max(by_contradiction, agree))
             # "X does not hold" where the contradiction says "X holds" supports the concept.
             denial = _masked_max(by_contradiction, ~agree)
