@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from interview.bank import Rubric
     from interview.grading import TextEncoder
+    from interview.nli import Verifier
 
 __all__ = ["FreeTextConfig", "FreeTextScore", "score_free_text"]
 
@@ -103,6 +104,19 @@ class FreeTextConfig:
     # A claim that uses a word's opposite where a rubric text uses the word (interview.claims
     # OPPOSITES: "decreases" for "increases"; "after X" for "before X") reads the other way.
     opposites: bool = True
+    # The cross-encoder (interview.nli) reads each concept's nearest claims (at most
+    # `verify_candidates`, each at least `verify_deny_near` from it) against the paraphrase
+    # nearest each; a claim it reads as a contradiction (P >= verify_deny) denies the
+    # concept, as the rules above do. Only near claims: an NLI model trained on SNLI reads
+    # another idea about the same symptom as a contradiction. Tuned on the first labelled
+    # set and the blind set's even half: negated answers passing 4 -> 1 and 15 -> 9. Used
+    # to set each claim's credit too (P(entails) instead of the cosine) it lost agreement
+    # (40 -> 19-25 of 58): partial answers state part of an idea, which NLI calls neutral.
+    # Off without a verifier (score_free_text's argument).
+    verify: bool = True
+    verify_candidates: int = 2
+    verify_deny: float = 0.97
+    verify_deny_near: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -214,8 +228,10 @@ def score_free_text(
     encoder: TextEncoder,
     config: FreeTextConfig,
     question: str = "",
+    verifier: Verifier | None = None,
 ) -> FreeTextScore:
-    """Score `answer` against `rubric` (see the module docstring)."""
+    """Score `answer` against `rubric` (see the module docstring); `verifier` (with
+    `config.verify`) checks the nearest claims with the cross-encoder."""
     import numpy as np
 
     sentences = read_answer(answer)
@@ -243,6 +259,16 @@ def score_free_text(
     touched = np.zeros(len(claims), dtype=bool)  # claims that state or deny something
     gained, penalty = 0.0, 0.0
     offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
+    verifying = verifier is not None and config.verify
+    pending: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    own_statement = np.zeros(len(claims), dtype=bool)
+    if config.model_claim_exempt is not None and (rubric.misconceptions or verifying):
+        model = model_claims(rubric.model_answer)
+        if model:
+            model_vectors = encoder.encode_cached(tuple(c.text for c in model))
+            model_polarity = np.array([c.negated for c in model], dtype=bool)
+            near = (vectors @ model_vectors.T) >= config.model_claim_exempt
+            own_statement = (near & (polarity[:, None] == model_polarity[None, :])).any(axis=1)
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
         same = _same_polarity(claims, own, polarity, vocab)
@@ -292,9 +318,15 @@ def score_free_text(
             claim = claims[int(np.argmax(np.where(denies, against, -2.0)))]
             contradicted.append((concept.name, claim.text))
             penalty += config.contradiction_penalty
+        elif verifying:
+            pending.append((concept, support, states, by_paraphrase))
         else:
             for index in np.flatnonzero(states):
                 offers.append((float(support[index]), concept.name, int(index)))
+    if pending:
+        penalty += _verified(
+            claims, pending, verifier, config, offers, contradicted, touched, own_statement
+        )
     # A sentence states one or two ideas: each credits at most `per_sentence` concepts, so
     # a sentence that strings the rubric's ideas together is not every claim at once.
     # A claim states one idea: the concept it is nearest to among those still open (a short
@@ -322,14 +354,6 @@ def score_free_text(
     # topic ("the position id of my desk") earns nothing.
     if found or not config.stated_gate:
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
-    own_statement = np.zeros(len(claims), dtype=bool)
-    if config.model_claim_exempt is not None and rubric.misconceptions:
-        model = model_claims(rubric.model_answer)
-        if model:
-            model_vectors = encoder.encode_cached(tuple(c.text for c in model))
-            model_polarity = np.array([c.negated for c in model], dtype=bool)
-            near = (vectors @ model_vectors.T) >= config.model_claim_exempt
-            own_statement = (near & (polarity[:, None] == model_polarity[None, :])).any(axis=1)
     for misconception in rubric.misconceptions:
         idea = _idea(encoder, misconception.paraphrases)
         by_paraphrase = vectors @ idea.vectors.T
@@ -358,6 +382,52 @@ def score_free_text(
     return FreeTextScore(
         score, tuple(found), tuple(missed), tuple(contradicted), tuple(wrong), notes, similarity
     )
+
+
+def _verified(
+    claims: list[Claim],
+    pending: list,
+    verifier: Verifier,
+    config: FreeTextConfig,
+    offers: list[tuple[float, str, int]],
+    contradicted: list[tuple[str, str]],
+    touched: np.ndarray,
+    own_statement: np.ndarray,
+) -> float:
+    """Read each pending concept's nearest claims (at most `verify_candidates`, each at least
+    `verify_deny_near` from it, none restating one of the model answer's own claims) against
+    the paraphrase nearest each, with the cross-encoder: a concept a claim denies is recorded
+    as contradicted, the others make their offers as without the verifier. Return the
+    penalty for the denials."""
+    import numpy as np
+
+    from interview.nli import CONTRADICT, ENTAIL
+
+    pairs: list[tuple[int, int, str]] = []  # (pending row, claim, paraphrase)
+    for row, (concept, support, states, by_paraphrase) in enumerate(pending):
+        eligible = np.flatnonzero(states & (support >= config.verify_deny_near) & ~own_statement)
+        for index in eligible[np.argsort(-support[eligible])][: config.verify_candidates]:
+            paraphrase = concept.paraphrases[int(np.argmax(by_paraphrase[index]))]
+            pairs.append((row, int(index), paraphrase))
+    read = verifier.probabilities([claims[i].text for _, i, _ in pairs], [p for _, _, p in pairs])
+    penalty = 0.0
+    for row, (concept, support, states, _by) in enumerate(pending):
+        mine = [(k, index) for k, (r, index, _) in enumerate(pairs) if r == row]
+        # A concept another of its near claims states outright is not denied.
+        stated = any(read[k, ENTAIL] >= config.verify_deny for k, _ in mine)
+        denial = [
+            (float(read[k, CONTRADICT]), i)
+            for k, i in mine
+            if read[k, CONTRADICT] >= config.verify_deny
+        ]
+        if denial and not stated:
+            _, index = max(denial)
+            contradicted.append((concept.name, claims[index].text))
+            touched[index] = True
+            penalty += config.contradiction_penalty
+        else:
+            offers += [(float(support[i]), concept.name, int(i)) for i in np.flatnonzero(states)]
+    return penalty
 
 
 def _ramp(support: float, config: FreeTextConfig) -> float:

