@@ -258,6 +258,7 @@ def test_without_callbacks_growing_fits_keep_the_deadline(tiny, fold_of):
     for seconds in (1.0, 3.0):
         model, member, took = fit(Deadline.after(seconds))
         grown = len(model.get_evals_result()["validation"]["AUC"])
-        # 0.5 s of slack: each step is sized from the last one's speed, which a busy machine
-        # (a parallel test run) changes under it; the command's promise is 5 % + 5 s.
-        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 0.5
+        # 1 s of slack: each step is sized from the last one's speed, which a busy machine
+        # (a parallel test run) changes under it; the command's promise is 5 % + 5 s. With
+        # 0.5 s it failed once in a full run on 2 cores (1.57 s for 1 s), passing alone in 5 s.
+        assert GPU_PROBE_ITERATIONS < grown < 3000 and took < seconds * 1.05 + 1.0
