@@ -42,7 +42,7 @@ from interview.claims import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from interview.bank import Rubric
+    from interview.bank import Concept, Rubric
     from interview.grading import TextEncoder
     from interview.nli import Verifier
 
@@ -109,7 +109,7 @@ class FreeTextConfig:
     # nearest each; a claim it reads as a contradiction (P >= verify_deny) denies the
     # concept, as the rules above do. Only near claims: an NLI model trained on SNLI reads
     # another idea about the same symptom as a contradiction. Tuned on the first labelled
-    # set and the blind set's even half: negated answers passing 4 -> 1 and 15 -> 9. Used
+    # set and the blind set's even half: negated answers passing 4 -> 1 and 15 -> 10. Used
     # to set each claim's credit too (P(entails) instead of the cosine) it lost agreement
     # (40 -> 19-25 of 58): partial answers state part of an idea, which NLI calls neutral.
     # Off without a verifier (score_free_text's argument).
@@ -260,7 +260,8 @@ def score_free_text(
     gained, penalty = 0.0, 0.0
     offers: list[tuple[float, str, int]] = []  # (support, concept, claim) of each claim
     verifying = verifier is not None and config.verify
-    pending: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    # (concept, support, states, by_paraphrase) of each concept the verifier reads
+    pending: list[tuple[Concept, np.ndarray, np.ndarray, np.ndarray]] = []
     own_statement = np.zeros(len(claims), dtype=bool)
     if config.model_claim_exempt is not None and (rubric.misconceptions or verifying):
         model = model_claims(rubric.model_answer)
@@ -386,7 +387,7 @@ def score_free_text(
 
 def _verified(
     claims: list[Claim],
-    pending: list,
+    pending: list[tuple[Concept, np.ndarray, np.ndarray, np.ndarray]],
     verifier: Verifier,
     config: FreeTextConfig,
     offers: list[tuple[float, str, int]],

@@ -52,8 +52,8 @@ def base_word_embeddings() -> tuple[object, str]:
 
 
 class Verifier:
-    """The NLI cross-encoder on the CPU, loaded on first use; thread-safe; remembers the
-    pairs it has read (rubric text recurs, and so do a session's claims)."""
+    """The NLI cross-encoder on the CPU, loaded on first use; thread-safe. Nothing is cached:
+    the premises are candidates' claims, which would grow a cache without bound."""
 
     def __init__(self, *, threads: int | None = 1, weights: Path = WEIGHTS) -> None:
         self.threads = threads
@@ -61,7 +61,6 @@ class Verifier:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     @property
     def available(self) -> bool:
@@ -113,33 +112,21 @@ class Verifier:
 
         if len(premises) != len(hypotheses):
             raise ValueError("premises and hypotheses must pair up")
-        out = np.zeros((len(premises), 3), dtype=np.float32)
-        todo = []
-        for index, pair in enumerate(zip(premises, hypotheses, strict=True)):
-            cached = self._cache.get(pair)
-            if cached is None:
-                todo.append(index)
-            else:
-                out[index] = cached
-        if todo:
-            self.load()
-            import torch
+        if not premises:
+            return np.zeros((0, 3), dtype=np.float32)
+        self.load()
+        import torch
 
-            with self._lock, torch.inference_mode():
-                batch = self._tokenizer(
-                    [premises[i] for i in todo],
-                    [hypotheses[i] for i in todo],
-                    truncation=True,
-                    max_length=MAX_TOKENS,
-                    padding=True,
-                    return_tensors="pt",
-                )
-                logits = self._model(**batch).logits
-                found = torch.softmax(logits, dim=-1).numpy()
-                for row, index in enumerate(todo):
-                    out[index] = found[row]
-                    self._cache[(premises[index], hypotheses[index])] = found[row]
-        return out
+        with self._lock, torch.inference_mode():
+            batch = self._tokenizer(
+                premises,
+                hypotheses,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            )
+            return torch.softmax(self._model(**batch).logits, dim=-1).numpy()
 
 
 def export(model_dir: str | Path, target: Path = WEIGHTS) -> Path:
