@@ -6,7 +6,10 @@ denial, or an on-topic wrong cause and the right one, sit close in its space (me
 logistic head on its pair features told a negated answer from a correct one at chance). The
 verifier reads the two texts together: MiniLM-L6 fine-tuned as a three-way NLI model
 (entailment, neutral, contradiction) on SNLI and on the bank's own paraphrase, contradiction
-and other-concept pairs (`python -m interview.nli_train`, see there).
+and other-concept pairs, and then on whole answers read against one concept each, labelled
+per concept (interview/nli_data; `python -m interview.nli_train`, see there). It reads a
+claim against a paraphrase (`MAX_TOKENS`) and a whole answer against a concept
+(`ANSWER_TOKENS`).
 
 It ships inside this package (`interview/models/nli-minilm-l6.safetensors`, float16): every
 weight except the word embeddings, which stay frozen in training and are read from the
@@ -32,6 +35,7 @@ ENTAIL, NEUTRAL, CONTRADICT = 0, 1, 2
 WEIGHTS = Path(__file__).parent / "models" / "nli-minilm-l6.safetensors"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 MAX_TOKENS = 128
+ANSWER_TOKENS = 384  # a whole answer (2,000 characters at most) read against one idea
 
 
 def base_model_dir() -> Path:
@@ -105,7 +109,9 @@ class Verifier:
             self._tokenizer = AutoTokenizer.from_pretrained(str(base))
             self._model = model
 
-    def probabilities(self, premises: list[str], hypotheses: list[str]) -> np.ndarray:
+    def probabilities(
+        self, premises: list[str], hypotheses: list[str], *, max_tokens: int = MAX_TOKENS
+    ) -> np.ndarray:
         """(n,) premise and hypothesis texts -> (n, 3) probabilities of entailment, neutral,
         contradiction (`ENTAIL`, `NEUTRAL`, `CONTRADICT`)."""
         import numpy as np
@@ -121,8 +127,8 @@ class Verifier:
             batch = self._tokenizer(
                 premises,
                 hypotheses,
-                truncation=True,
-                max_length=MAX_TOKENS,
+                truncation="only_first" if max_tokens > MAX_TOKENS else True,
+                max_length=max_tokens,
                 padding=True,
                 return_tensors="pt",
             )

@@ -19,11 +19,13 @@ FOLDER = Path(__file__).with_name("free_text_eval")
 # odd half, the held-out estimate. Measured 12/58 (21 %) with 17 negated answers passing
 # before the opposite-words rule (interview.claims OPPOSITES), 13/58 (22 %) with 15 after it,
 # 15/58 (26 %; even half 4/29, odd half 11/29) with 10 after the NLI verifier confirms denials
-# (interview.nli; tuned on the first set and the even half only): the first set's 72 % is far
-# from what answers written without the rubric get.
+# (interview.nli; tuned on the first set and the even half only), 28/58 (48 %; even half
+# 13/29, odd half 15/29) with 7 when the cross-encoder, trained on 1,160 answers labelled per
+# concept (interview/nli_data, none of them these), reads the whole answer against each
+# concept (FreeTextConfig.answer_mix).
 BLIND = Path(__file__).with_name("free_text_blind")
-BLIND_FLOOR = 0.25
-BLIND_NEGATED_PASSING = 10
+BLIND_FLOOR = 0.44
+BLIND_NEGATED_PASSING = 8
 KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
 # these answers before the soft-credit rules and 38/58 (66 %) after: a bi-encoder puts "every
@@ -36,11 +38,12 @@ KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # plain words, written without seeing these answers, let 52 instead of 46 correct answers
 # pass, but raised partial, wrong and negated answers too (33/58); full credit from 0.75
 # instead of 0.6 gives 40/58 (69 %); the NLI verifier's denials 42/58 (72 %), negated answers
-# passing 4 -> 1. The floor is what is reached less a margin, so a change that loses agreement
-# fails.
+# passing 4 -> 1; the whole answer read against each concept 42/58 again, negated 1 -> 0
+# (its gain is on the blind set, 15 -> 28). The floor is what is reached less a margin, so a
+# change that loses agreement fails.
 TARGET = 0.9
 FLOOR = 0.68
-NEGATED_PASSING = 2
+NEGATED_PASSING = 1
 # The grader's rules were developed looking only at the first half of the items (even
 # positions of the sorted item ids); the second half is the held-out estimate. Before the soft
 # credit rules (one idea per claim, a ramp from concept_floor to concept_full): first half

@@ -1,17 +1,30 @@
 """The free-text verifier (interview.nli): the shipped cross-encoder loads offline, refuses
-weights that do not fit, and reads claims it never saw in training as stating, denying or
-saying something else than a rubric idea."""
+weights that do not fit, reads claims it never saw in training as stating, denying or saying
+something else than a rubric idea, and reads a whole answer against each concept; its
+labelled training answers (interview/nli_data) are valid and are not the evaluation sets'."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from interview.bank import load_bank
 from interview.errors import GradingError
-from interview.nli import CONTRADICT, ENTAIL, NEUTRAL, WEIGHTS, Verifier
-from interview.nli_train import bank_pairs
+from interview.nli import ANSWER_TOKENS, CONTRADICT, ENTAIL, NEUTRAL, WEIGHTS, Verifier
+from interview.nli_train import (
+    ANSWERS,
+    READINGS,
+    answer_pairs,
+    bank_pairs,
+    labelled_answer_pairs,
+)
+
+EVALUATION = [Path(__file__).with_name(n) for n in ("free_text_eval", "free_text_blind")]
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +116,76 @@ def test_the_bank_gives_pairs_of_all_three_readings():
     assert all(premise != hypothesis for premise, hypothesis, _ in pairs)
     counts = [sum(1 for *_, label in pairs if label == wanted) for wanted in sorted(labels)]
     assert min(counts) > 0.1 * len(pairs)
+
+
+def test_labelled_answers_name_real_concepts_with_known_readings():
+    pairs = labelled_answer_pairs()
+    # 1,160 answers, each against every concept of its item (about 5), twice.
+    assert len(pairs) > 10_000
+    assert {target for *_, target in pairs} == set(READINGS.values())
+
+
+def test_a_label_that_names_no_concept_is_refused(tmp_path):
+    entry = {"item": "left-padding-positions", "kind": "wrong", "text": "x"}
+    entry["labels"] = {"no such concept": "states"}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"answers": [entry]}))
+    with pytest.raises(ValueError, match="no such concept"):
+        labelled_answer_pairs(tmp_path)
+
+
+def _runs(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    found = re.findall(r"\w+", text.lower())
+    return {tuple(found[i : i + n]) for i in range(len(found) - n + 1)}
+
+
+def test_no_training_answer_is_an_evaluation_answer():
+    """The agreement measured on the evaluation sets is held out: no answer there shares more
+    than a third of its 8-word runs with the training answers (measured at most 24 %: quoted
+    code and the question's own phrases)."""
+    seen: set[tuple[str, ...]] = set()
+    for path in ANSWERS.glob("*.yaml"):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
+            seen |= _runs(entry["text"])
+    worst = []
+    for folder in EVALUATION:
+        for path in folder.glob("*.yaml"):
+            for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
+                for kind in ("correct", "partial", "wrong", "negated"):
+                    runs = _runs(entry[kind])
+                    worst.append((len(runs & seen) / max(1, len(runs)), entry["item"], kind))
+    assert max(worst)[0] < 1 / 3, max(worst)
+
+
+def test_the_generated_answer_pairs_have_all_three_readings():
+    targets = {target for *_, target in answer_pairs()}
+    assert {(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)} <= targets
+
+
+# Written for this test, in no training file: a right and a wrong answer to one bank item.
+RIGHT = (
+    "Because the batch is padded on the left, the real tokens of a short prompt are numbered "
+    "from the pad count instead of from zero, so GPT-2 adds position vectors it never saw at "
+    "the start of a text. Build the positions from the mask with a cumulative sum minus one "
+    "and pass them in; a short prompt should then give the same logits alone as in the batch."
+)
+WRONG = (
+    "GPT-2 needs right padding: left padding confuses its causal mask, so the short prompts "
+    "attend to garbage. Set padding_side to right and raise the temperature a little."
+)
+
+
+def test_a_whole_answer_is_read_against_each_concept(verifier):
+    """A right answer it never saw states the item's main concepts, an on-topic wrong one
+    states none of them, and the question alone states none."""
+    item = load_bank().item("left-padding-positions")
+    ideas = [c.paraphrases[0] for c in item.rubric.concepts]
+
+    def entails(text: str) -> np.ndarray:
+        read = verifier.probabilities([text] * len(ideas), ideas, max_tokens=ANSWER_TOKENS)
+        return read[:, ENTAIL]
+
+    right, wrong, asked = entails(RIGHT), entails(WRONG), entails(" ".join(item.prompt.split()))
+    assert right[0] > 0.5 and right[1] > 0.5, right  # positions shifted; ids from the mask
+    assert (wrong < 0.5).all(), wrong
+    assert (asked < 0.5).all(), asked
+    assert right.sum() > wrong.sum() + 1.0
