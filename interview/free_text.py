@@ -380,8 +380,8 @@ def score_free_text(
     # Near misses count only beside an idea stated outright: text that merely sounds like the
     # topic ("the position id of my desk") earns nothing.
     if verifying and config.answer_mix > 0:
-        gained = _read_whole(
-            rubric, answer, verifier, config, credited, found, missed, contradicted
+        gained, found, missed = _read_whole(
+            rubric, answer, verifier, config, credited, bool(found), contradicted
         )
     elif found or not config.stated_gate:
         gained = sum(c.weight * _ramp(credited.get(c.name, -1.0), config) for c in rubric.concepts)
@@ -467,12 +467,12 @@ def _read_whole(
     verifier: Verifier,
     config: FreeTextConfig,
     credited: dict[str, float],
-    found: list[str],
-    missed: list[str],
+    stated: bool,
     contradicted: list[tuple[str, str]],
-) -> float:
-    """The earned weight with the whole answer read against each concept (`answer_mix`);
-    `found` and `missed` are filled anew. A concept a claim contradicts earns nothing."""
+) -> tuple[float, list[str], list[str]]:
+    """The earned weight, and the concepts found and missed, with the whole answer read
+    against each concept (`answer_mix`); `stated`: a claim states a concept outright. A
+    concept a claim contradicts earns nothing."""
     from interview.nli import ANSWER_TOKENS, ENTAIL
 
     concepts = rubric.concepts
@@ -489,9 +489,9 @@ def _read_whole(
     for k, row in enumerate(rows):
         entails[row] = min(1.0, float(read[k, ENTAIL]) / config.answer_full)
     # Near misses count only beside an idea stated outright, by a claim or by the reading.
-    near = bool(found) or max(entails) >= config.answer_found or not config.stated_gate
-    found.clear()
-    missed.clear()
+    near = stated or max(entails) >= config.answer_found or not config.stated_gate
+    found: list[str] = []
+    missed: list[str] = []
     denied = {name for name, _ in contradicted}
     gained = 0.0
     for row, concept in enumerate(concepts):
@@ -503,7 +503,7 @@ def _read_whole(
                 credit = max(credit, ramp)
         (found if credit >= config.answer_found else missed).append(concept.name)
         gained += concept.weight * credit
-    return gained
+    return gained, found, missed
 
 
 def _ramp(support: float, config: FreeTextConfig) -> float:
