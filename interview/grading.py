@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from interview.checking import ReferenceCache, TestOutcome, pack, run_checks, unpack
+from interview.claims import split_sentences
 from interview.errors import GradingError
 from interview.free_text import FreeTextConfig, model_claims, score_free_text
 from interview.nli import Verifier
@@ -158,6 +159,10 @@ class Grader:
                 claims = model_claims(item.rubric.model_answer)
                 if claims:
                     self.encoder.encode_cached(tuple(c.text for c in claims))
+                # The question's sentences (a claim that only echoes them earns nothing).
+                asked = tuple(split_sentences(item.prompt))
+                if asked:
+                    self.encoder.encode_cached(asked)
 
     def prepare(self, item: Item) -> None:
         """Get ready to grade `item` soon (a session calls it when the item is shown): for a
