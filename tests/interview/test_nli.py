@@ -125,6 +125,11 @@ def test_labelled_answers_name_real_concepts_with_known_readings():
     assert {target for *_, target in pairs} == set(READINGS.values())
 
 
+def test_the_third_round_loads_beside_the_first_two():
+    both = labelled_answer_pairs([ANSWERS, ANSWERS / "round3"])
+    assert len(both) > len(labelled_answer_pairs()) + 5_000  # 580 answers, ~5 concepts, twice
+
+
 def test_a_label_that_names_no_concept_is_refused(tmp_path):
     entry = {"item": "left-padding-positions", "kind": "wrong", "text": "x"}
     entry["labels"] = {"no such concept": "states"}
@@ -143,7 +148,7 @@ def test_no_training_answer_is_an_evaluation_answer():
     than a third of its 8-word runs with the training answers (measured at most 24 %: quoted
     code and the question's own phrases)."""
     seen: set[tuple[str, ...]] = set()
-    for path in ANSWERS.glob("*.yaml"):
+    for path in ANSWERS.rglob("*.yaml"):  # the third round's folder too
         for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
             seen |= _runs(entry["text"])
     worst = []
