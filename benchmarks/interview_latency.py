@@ -100,13 +100,13 @@ def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dic
             samples["code_first"].append(first)
             samples["code_pooled"] += later
     report: dict[str, dict[str, float]] = {}
-    print(f"{'kind':<11} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'target p95':>11}")
+    print(f"{'kind':<20} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'target p95':>11}")
     for kind, values in samples.items():
         if not values:
             continue
         p50, p95 = statistics.median(values), percentile(values, 0.95)
         met = "met" if p95 < TARGETS_S[kind] else "MISSED"
-        print(f"{kind:<11} {len(values):4d} {p50:8.3f} {p95:8.3f} {TARGETS_S[kind]:9.2f} s {met}")
+        print(f"{kind:<20} {len(values):4d} {p50:8.3f} {p95:8.3f} {TARGETS_S[kind]:9.2f} s {met}")
         report[kind] = {"n": len(values), "p50_s": p50, "p95_s": p95, "target_s": TARGETS_S[kind]}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "interview_latency.json").write_text(json.dumps(report, indent=2) + "\n")
