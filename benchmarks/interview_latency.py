@@ -82,9 +82,10 @@ def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dic
                 # two, measured side by side on the same answer, is what a host with cores to
                 # spare could use.
                 samples["free_text"].append(grader.grade(item, answer).seconds)
+                own = torch.get_num_threads()
                 torch.set_num_threads(2)
                 samples["free_text_2_threads"].append(grader.grade(item, answer).seconds)
-                torch.set_num_threads(1)
+                torch.set_num_threads(own)
         elif item.kind == "code" and code_seen < code_items:
             code_seen += 1
             grader.prepare(item)  # shown: the reference runs while the candidate writes

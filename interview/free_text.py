@@ -480,17 +480,17 @@ def _read_whole(
 
     concepts = rubric.concepts
     text = " ".join(answer.split())
+    ramps = [_ramp(credited.get(c.name, -1.0), config) for c in concepts]
+    # A concept a claim restates (cosine >= answer_trust) keeps its ramp credit whatever the
+    # reading says.
+    trusted = [credited.get(c.name, -1.0) >= config.answer_trust for c in concepts]
     # Only the concepts a claim was credited for are read (the others earn nothing from it),
-    # and not those a claim restates outright: they keep their full ramp credit (below)
-    # whatever the reading says.
+    # and not those a trusted claim already gives full credit.
     rows = [
         row
         for row, concept in enumerate(concepts)
         if (concept.name in credited or not config.answer_needs_claim)
-        and not (
-            credited.get(concept.name, -1.0) >= config.answer_trust
-            and _ramp(credited[concept.name], config) >= 1.0
-        )
+        and not (trusted[row] and ramps[row] >= 1.0)
     ]
     hypotheses = [concepts[row].paraphrases[0] for row in rows]
     read = verifier.probabilities([text] * len(rows), hypotheses, max_tokens=ANSWER_TOKENS)
@@ -506,10 +506,9 @@ def _read_whole(
     for row, concept in enumerate(concepts):
         credit = 0.0
         if concept.name not in denied and near:
-            ramp = _ramp(credited.get(concept.name, -1.0), config)
-            credit = (1 - config.answer_mix) * ramp + config.answer_mix * entails[row]
-            if credited.get(concept.name, -1.0) >= config.answer_trust:
-                credit = max(credit, ramp)
+            credit = (1 - config.answer_mix) * ramps[row] + config.answer_mix * entails[row]
+            if trusted[row]:
+                credit = max(credit, ramps[row])
         (found if credit >= config.answer_found else missed).append(concept.name)
         gained += concept.weight * credit
     return gained, found, missed
