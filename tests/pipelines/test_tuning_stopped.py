@@ -57,7 +57,7 @@ def tiny(prepared_churn):
 
 
 def _start_and_stop(where: str, name: str, sig: int, *, beat: bool = False):
-    """Run the worker until it has finished one trial and is a fold into the next, then send
+    """Run the worker until it has finished one trial and is one fold into the next, then send
     `sig`; returns the finished process."""
     storage = (
         optuna.storages.RDBStorage(where, heartbeat_interval=1, grace_period=2)
@@ -80,7 +80,11 @@ def _start_and_stop(where: str, name: str, sig: int, *, beat: bool = False):
             except KeyError:  # the study is not made yet
                 trials = []
             done = [t for t in trials if t.state.name == "COMPLETE"]
-            running = [t for t in trials if t.state.name == "RUNNING" and t.intermediate_values]
+            # One fold in, two to go: a trial seen after its last fold may complete before
+            # the signal lands, and then no trial is running to be stopped (seen once).
+            running = [
+                t for t in trials if t.state.name == "RUNNING" and len(t.intermediate_values) == 1
+            ]
             if done and running:
                 break
             time.sleep(0.02)
