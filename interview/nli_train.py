@@ -11,6 +11,11 @@
     python -m interview.nli_train --snli $SNLI --steps 450 --lr 3e-5 --bank-share 0.6 \\
         --answer-share 0.8 --init stage3a --out stage3b
     python -m interview.nli_train --average stage3a stage3b --out shipped
+    python -m interview.nli_train --fit-combiner interview/nli_data/round3
+
+The last line fits how a concept's credit combines the claims with the verifier's reading
+(FreeTextConfig.answer_logit) on answers the verifier never trained on; rerun it after the
+weights change and copy what it prints into the config.
 
 As shipped, stage 3a was stopped at step 200 of its 600 (it was restarted from there to add
 the second round of answers; `first-round` holds writer_0 to writer_7 of interview/nli_data)
@@ -319,6 +324,55 @@ def average(folders: list[Path], out: Path) -> None:
     AutoTokenizer.from_pretrained(str(folders[0])).save_pretrained(str(out))
 
 
+def fit_combiner(folders: list[Path]) -> tuple[float, float, float]:
+    """Fit FreeTextConfig.answer_logit: a logistic model of "the answer states the concept"
+    on (the claims' ramp, logit P(the answer entails it)), over the labelled answers in
+    `folders` and the concepts the grader reads (credited by a claim, not trusted); print
+    the per-concept AUC of the fitted credit and of the linear mix on the same rows.
+    Returns (a, b, c). Use answers the verifier never trained on (round3)."""
+    import math
+    from dataclasses import replace
+
+    import numpy as np
+    import yaml
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from interview.bank import load_bank
+    from interview.free_text import _combined, score_free_text
+    from interview.grading import Grader
+
+    bank = load_bank()
+    grader = Grader()
+    grader.warm_up()
+    rows: list[tuple[float, float, str]] = []
+    paths = [p for folder in folders for p in sorted(folder.glob("*.yaml"))]
+    for path in paths:
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
+            item = bank.item(entry["item"])
+            score = score_free_text(item.rubric, entry["text"], grader.encoder, grader.config,
+                                    question=item.prompt, verifier=grader.verifier)  # fmt: skip
+            for name, (ramp, entails) in score.evidence.items():
+                rows.append((ramp, entails, entry["labels"][name]))
+        print(f"{path.name}: {len(rows)} (answer, concept) rows", flush=True)
+    ramp = np.array([r for r, _, _ in rows])
+    p = np.clip(np.array([e for _, e, _ in rows]), 1e-4, 1 - 1e-4)
+    labels = np.array([label for _, _, label in rows])
+    features = np.c_[ramp, np.log(p / (1 - p))]
+    model = LogisticRegression(C=1.0, max_iter=3000).fit(features, labels == "states")
+    (a, b), c = model.coef_[0], float(model.intercept_[0])
+    judged = labels != "partly"
+    stated = labels[judged] == "states"
+    fitted = replace(grader.config, answer_logit=(a, b, c))
+    mix = replace(grader.config, answer_logit=None)
+    for name, config in (("fitted", fitted), ("linear mix", mix)):
+        credit = [_combined(r, e, config) for r, e, _ in rows]
+        auc = roc_auc_score(stated, np.array(credit)[judged])
+        print(f"{name}: per-concept AUC (states against absent or contradicts) {auc:.3f}")
+    print(f"answer_logit = ({a:.2f}, {b:.2f}, {c:.2f})", "" if math.isfinite(c) else "(not finite)")
+    return float(a), float(b), c
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--snli", type=Path, help="SNLI pairs, one JSON per line")
@@ -343,7 +397,17 @@ def main() -> None:
     )
     parser.add_argument("--average", type=Path, nargs="+", help="average these into --out")
     parser.add_argument("--export-only", action="store_true", help="write WEIGHTS from --out")
+    parser.add_argument(
+        "--fit-combiner",
+        type=Path,
+        nargs="+",
+        metavar="FOLDER",
+        help="fit FreeTextConfig.answer_logit on these labelled answers and print it",
+    )
     args = parser.parse_args()
+    if args.fit_combiner:
+        fit_combiner(args.fit_combiner)
+        return
     if args.average:
         average(args.average, args.out)
     elif not args.export_only:

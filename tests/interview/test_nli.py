@@ -194,3 +194,35 @@ def test_a_whole_answer_is_read_against_each_concept(verifier):
     assert (wrong < 0.5).all(), wrong
     assert (asked < 0.5).all(), asked
     assert right.sum() > wrong.sum() + 1.0
+
+
+def test_the_combined_credit_rises_with_the_claims_and_the_reading():
+    from dataclasses import replace
+
+    from interview.free_text import FreeTextConfig, _combined
+
+    config = FreeTextConfig()
+    assert config.answer_logit is not None  # the fitted combiner is the one graded with
+    grid = [(r, p) for r in (0.0, 0.3, 0.6, 1.0) for p in (0.01, 0.3, 0.7, 0.99)]
+    credit = {(r, p): _combined(r, p, config) for r, p in grid}
+    assert all(0.0 <= v <= 1.0 for v in credit.values())
+    for r, p in grid:
+        for r2, p2 in grid:
+            if r2 >= r and p2 >= p:
+                assert credit[(r2, p2)] >= credit[(r, p)], ((r, p), (r2, p2))
+    assert credit[(1.0, 0.99)] == 1.0 and credit[(0.0, 0.01)] < 0.05
+    mix = replace(config, answer_logit=None)  # the linear mix: 0.4 ramp + 0.6 min(1, P / 0.7)
+    assert _combined(0.5, 0.35, mix) == pytest.approx(0.4 * 0.5 + 0.6 * 0.5)
+
+
+def test_the_combiner_is_fitted_from_labelled_answers(tmp_path, capsys):
+    """`--fit-combiner` grades labelled answers and fits the credit on what the grader saw:
+    more claim support and a surer reading both mean "states"."""
+    from interview.nli_train import fit_combiner
+
+    answers = yaml.safe_load((ANSWERS / "round3" / "writer_16.yaml").read_text())["answers"]
+    (tmp_path / "some.yaml").write_text(yaml.safe_dump({"answers": answers[:14]}))
+    a, b, _ = fit_combiner([tmp_path])
+    assert a > 0 and b > 0, (a, b)
+    out = capsys.readouterr().out
+    assert "per-concept AUC" in out and "answer_logit = (" in out
