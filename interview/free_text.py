@@ -523,7 +523,9 @@ def _read_whole(
     for k, row in enumerate(rows):
         entails[row] = float(read[k, ENTAIL])
         evidence[concepts[row].name] = (ramps[row], entails[row])
-    # Near misses count only beside an idea stated outright, by a claim or by the reading.
+    # Near misses count only beside an idea stated outright, by a claim or by the reading
+    # (P >= answer_found x answer_full: where the mix's reading, min(1, P / answer_full),
+    # reaches answer_found).
     near = stated or max(entails) >= config.answer_found * config.answer_full
     near = near or not config.stated_gate
     found: list[str] = []
