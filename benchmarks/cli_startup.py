@@ -50,4 +50,8 @@ def main(repeats: int = 15) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds")
+    main(repeats=parser.parse_args().repeats)

@@ -115,4 +115,13 @@ def main(code_items: int = 27, repeats: int = 3, seed: int = 0) -> dict[str, dic
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--code-items", type=int, default=27, help="code items to grade")
+    parser.add_argument("--repeats", type=int, default=3, help="gradings per code item")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    main(code_items=args.code_items, repeats=args.repeats, seed=args.seed)

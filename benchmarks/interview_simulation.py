@@ -240,4 +240,9 @@ def main(config: SimulationConfig = SimulationConfig(), bank: Bank | None = None
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     main()
