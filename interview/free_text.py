@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from interview.grading import TextEncoder
     from interview.nli import Verifier
 
-__all__ = ["FreeTextConfig", "FreeTextScore", "score_free_text"]
+__all__ = ["FreeTextConfig", "FreeTextScore", "combined_credit", "score_free_text"]
 
 
 @dataclass(frozen=True)
@@ -535,7 +535,7 @@ def _read_whole(
     for row, concept in enumerate(concepts):
         credit = 0.0
         if concept.name not in denied and near:
-            credit = _combined(ramps[row], entails[row], config)
+            credit = combined_credit(ramps[row], entails[row], config)
             if trusted[row]:
                 credit = max(credit, ramps[row])
         (found if credit >= config.answer_found else missed).append(concept.name)
@@ -543,7 +543,7 @@ def _read_whole(
     return gained, found, missed
 
 
-def _combined(ramp: float, entails: float, config: FreeTextConfig) -> float:
+def combined_credit(ramp: float, entails: float, config: FreeTextConfig) -> float:
     """A concept's credit from its best claim's ramp and the reading's P(entails)."""
     if config.answer_logit is None:
         reading = min(1.0, entails / config.answer_full)

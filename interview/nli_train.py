@@ -51,6 +51,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interview.nli import (
     ANSWER_TOKENS,
@@ -72,6 +73,11 @@ READINGS = {
     "contradicts": (0.0, 0.0, 1.0),
 }
 Target = tuple[float, float, float]
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from interview.bank import Item
 
 
 def snli_pairs(path: Path) -> list[tuple[str, str, int]]:
@@ -203,30 +209,40 @@ def _shared(sentence: str, concept) -> float:
     return max(shares)
 
 
-def labelled_answer_pairs(
-    folders: Path | list[Path] = ANSWERS, seed: int = 0
-) -> list[tuple[str, str, Target]]:
-    """(answer, concept paraphrase, target) from the labelled answers in `folders` (each
-    folder's own YAML files, not its subfolders; see interview/nli_data's README): each
-    answer against every concept of its item, twice (the first paraphrase and a random
-    one), the target from the label (`READINGS`)."""
+def labelled_answers(folders: Path | list[Path] = ANSWERS) -> Iterator[tuple[Path, Item, dict]]:
+    """(file, bank item, entry) of each labelled answer in `folders` (each folder's own YAML
+    files, not its subfolders; see interview/nli_data's README); a label that names no
+    concept of the item, or no known reading (`READINGS`), is refused."""
     import yaml
 
     from interview.bank import load_bank
 
     bank = load_bank()
-    rng = random.Random(seed)
-    out = []
     folders = [folders] if isinstance(folders, Path) else folders
     for path in [p for folder in folders for p in sorted(folder.glob("*.yaml"))]:
         for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
-            concepts = {c.name: c for c in bank.item(entry["item"]).rubric.concepts}
+            item = bank.item(entry["item"])
+            names = {c.name for c in item.rubric.concepts}
             for name, reading in entry["labels"].items():
-                if name not in concepts or reading not in READINGS:
+                if name not in names or reading not in READINGS:
                     raise ValueError(f"{path.name}: {entry['item']}: unknown {name!r}: {reading!r}")
-                concept = concepts[name]
-                for paraphrase in (concept.paraphrases[0], rng.choice(concept.paraphrases)):
-                    out.append((entry["text"], paraphrase, READINGS[reading]))
+            yield path, item, entry
+
+
+def labelled_answer_pairs(
+    folders: Path | list[Path] = ANSWERS, seed: int = 0
+) -> list[tuple[str, str, Target]]:
+    """(answer, concept paraphrase, target) from the labelled answers in `folders`
+    (`labelled_answers`): each answer against every concept of its item, twice (the first
+    paraphrase and a random one), the target from the label (`READINGS`)."""
+    rng = random.Random(seed)
+    out = []
+    for _, item, entry in labelled_answers(folders):
+        concepts = {c.name: c for c in item.rubric.concepts}
+        for name, reading in entry["labels"].items():
+            concept = concepts[name]
+            for paraphrase in (concept.paraphrases[0], rng.choice(concept.paraphrases)):
+                out.append((entry["text"], paraphrase, READINGS[reading]))
     return out
 
 
@@ -330,30 +346,25 @@ def fit_combiner(folders: list[Path]) -> tuple[float, float, float]:
     `folders` and the concepts the grader reads (credited by a claim, not trusted); print
     the per-concept AUC of the fitted credit and of the linear mix on the same rows.
     Returns (a, b, c). Use answers the verifier never trained on (round3)."""
-    import math
     from dataclasses import replace
+    from itertools import groupby
 
     import numpy as np
-    import yaml
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from interview.bank import load_bank
-    from interview.free_text import _combined, score_free_text
+    from interview.free_text import combined_credit, score_free_text
     from interview.grading import Grader
 
-    bank = load_bank()
     grader = Grader()
     grader.warm_up()
     rows: list[tuple[float, float, str]] = []
-    paths = [p for folder in folders for p in sorted(folder.glob("*.yaml"))]
-    for path in paths:
-        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["answers"]:
-            item = bank.item(entry["item"])
+    for path, answers in groupby(labelled_answers(folders), key=lambda found: found[0]):
+        for _, item, entry in answers:
             score = score_free_text(item.rubric, entry["text"], grader.encoder, grader.config,
                                     question=item.prompt, verifier=grader.verifier)  # fmt: skip
-            for name, (ramp, entails) in score.evidence.items():
-                rows.append((ramp, entails, entry["labels"][name]))
+            labels = entry["labels"]
+            rows += [(r, e, labels[n]) for n, (r, e) in score.evidence.items() if n in labels]
         print(f"{path.name}: {len(rows)} (answer, concept) rows", flush=True)
     ramp = np.array([r for r, _, _ in rows])
     p = np.clip(np.array([e for _, e, _ in rows]), 1e-4, 1 - 1e-4)
@@ -366,10 +377,10 @@ def fit_combiner(folders: list[Path]) -> tuple[float, float, float]:
     fitted = replace(grader.config, answer_logit=(a, b, c))
     mix = replace(grader.config, answer_logit=None)
     for name, config in (("fitted", fitted), ("linear mix", mix)):
-        credit = [_combined(r, e, config) for r, e, _ in rows]
+        credit = [combined_credit(r, e, config) for r, e, _ in rows]
         auc = roc_auc_score(stated, np.array(credit)[judged])
         print(f"{name}: per-concept AUC (states against absent or contradicts) {auc:.3f}")
-    print(f"answer_logit = ({a:.2f}, {b:.2f}, {c:.2f})", "" if math.isfinite(c) else "(not finite)")
+    print(f"answer_logit = ({a:.2f}, {b:.2f}, {c:.2f})")
     return float(a), float(b), c
 
 

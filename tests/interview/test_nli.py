@@ -199,12 +199,12 @@ def test_a_whole_answer_is_read_against_each_concept(verifier):
 def test_the_combined_credit_rises_with_the_claims_and_the_reading():
     from dataclasses import replace
 
-    from interview.free_text import FreeTextConfig, _combined
+    from interview.free_text import FreeTextConfig, combined_credit
 
     config = FreeTextConfig()
     assert config.answer_logit is not None  # the fitted combiner is the one graded with
     grid = [(r, p) for r in (0.0, 0.3, 0.6, 1.0) for p in (0.01, 0.3, 0.7, 0.99)]
-    credit = {(r, p): _combined(r, p, config) for r, p in grid}
+    credit = {(r, p): combined_credit(r, p, config) for r, p in grid}
     assert all(0.0 <= v <= 1.0 for v in credit.values())
     for r, p in grid:
         for r2, p2 in grid:
@@ -212,7 +212,7 @@ def test_the_combined_credit_rises_with_the_claims_and_the_reading():
                 assert credit[(r2, p2)] >= credit[(r, p)], ((r, p), (r2, p2))
     assert credit[(1.0, 0.99)] == 1.0 and credit[(0.0, 0.01)] < 0.05
     mix = replace(config, answer_logit=None)  # the linear mix: 0.4 ramp + 0.6 min(1, P / 0.7)
-    assert _combined(0.5, 0.35, mix) == pytest.approx(0.4 * 0.5 + 0.6 * 0.5)
+    assert combined_credit(0.5, 0.35, mix) == pytest.approx(0.4 * 0.5 + 0.6 * 0.5)
 
 
 def test_the_combiner_is_fitted_from_labelled_answers(tmp_path, capsys):
