@@ -159,8 +159,10 @@ def interview(
         from interview.grading import Grader
 
         grader = Grader(judge=grading_judge)
-        err.print("loading the sentence-embedding model for free-text grading…")
-        grader.warm_up()
+        err.print("loading the grading models and warming the code sandboxes…")
+        # The code items only: spare sandboxes start importing torch (embedding every
+        # rubric too would add most of a minute to the start).
+        grader.warm_up(item for item in bank.items.values() if item.kind == "code")
         demo = build_app(
             store,
             bank,

@@ -5,8 +5,10 @@ candidate's sandbox gets one case of inputs drawn from a fresh seed and returns 
 `.npz`; it is read with `allow_pickle=False`, only numeric arrays are accepted, and the
 checks of the task (interview/bank.py `Check`) compare it here with what the reference
 computed on the same inputs in its own sandbox. The reference's outputs are computed a batch
-of cases at a time, in parallel with the first candidate's run, and each case is used for
-one grading only, so later gradings pay for one sandbox (one `import torch`), not two.
+of cases at a time while the item is on screen (`prefetch`), and each case is used for one
+grading only, so a grading pays for the candidate's sandbox alone; one that finds none ready
+runs the reference on its own case beside the candidate's run. Both take spare sandboxes
+that imported torch ahead (interview/sandbox.py `prewarm`).
 """
 
 from __future__ import annotations
@@ -129,7 +131,8 @@ def _task_key(task: CodeTask) -> str:
 
 
 class ReferenceCache:
-    """Reference outputs per task, `batch` cases per sandbox run, each case used once.
+    """Reference outputs per task, `batch` cases per prefetching sandbox run, each case
+    used once.
 
     Thread-safe: one instance serves every user of a Grader."""
 
@@ -175,12 +178,12 @@ class ReferenceCache:
                 inputs, outputs = pool.pop()
                 future.set_result(outputs)
                 return inputs, future
-        cases = [new_inputs(task) for _ in range(self.batch)]
-        thread = threading.Thread(
-            target=self._compute, args=(task, key, cases, future), daemon=True
-        )
+        # None ready: this grading's case alone, beside the candidate's run (a batch would
+        # keep the candidate waiting for three more cases of a slow task).
+        inputs = new_inputs(task)
+        thread = threading.Thread(target=self._compute, args=(task, inputs, future), daemon=True)
         thread.start()
-        return cases[0], future
+        return inputs, future
 
     def _fill(self, task: CodeTask, key: str, done: threading.Event) -> None:
         cases = [new_inputs(task) for _ in range(self.batch)]
@@ -193,21 +196,18 @@ class ReferenceCache:
             del self._filling[key]
         done.set()
 
-    def _compute(
-        self, task: CodeTask, key: str, cases: list[Arrays], future: Future[Arrays]
-    ) -> None:
+    def _compute(self, task: CodeTask, inputs: Arrays, future: Future[Arrays]) -> None:
         try:
-            outputs = self._reference_outputs(task, cases)
+            outputs = self._reference_outputs(task, [inputs])
         except BaseException as error:  # noqa: BLE001 - handed to the grading thread
             future.set_exception(error)
             return
-        with self._lock:
-            self._pools.setdefault(key, []).extend(zip(cases[1:], outputs[1:], strict=True))
         future.set_result(outputs[0])
 
     def _reference_outputs(self, task: CodeTask, cases: list[Arrays]) -> list[Arrays]:
         """The reference's outputs on each case, from one sandbox run."""
-        run = run_driver(task, task.reference, [pack(case) for case in cases], self.limits)
+        cases_packed = [pack(case) for case in cases]
+        run = run_driver(task, task.reference, cases_packed, self.limits, warm=True)
         outputs = []
         for index, data in enumerate(run.outputs):
             arrays, why = unpack(data)

@@ -18,7 +18,7 @@ from interview.claims import split_sentences
 from interview.errors import GradingError
 from interview.free_text import FreeTextConfig, model_claims, score_free_text
 from interview.nli import Verifier
-from interview.sandbox import SandboxLimits, run_driver
+from interview.sandbox import SandboxLimits, prewarm, run_driver
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -141,13 +141,17 @@ class Grader:
         self.references = ReferenceCache(self.limits)
 
     def warm_up(self, items: Iterable[Item] = ()) -> None:
-        """Load the embedding model now (the app calls it at start), and embed the rubric
-        paraphrases of `items` so that their first answers are as fast as later ones."""
+        """Load the embedding model now (the app calls it at start), embed the rubric
+        paraphrases of `items` so that their first answers are as fast as later ones, and
+        when `items` has code, start spare sandboxes that import torch meanwhile."""
         self.encoder.load()
         self.encoder.encode(["warm up"])
         if self.config.verify:
             self.verifier.load()
             self.verifier.probabilities(["warm up"], ["warm up"])
+        items = list(items)
+        if any(item.kind == "code" for item in items):
+            prewarm(self.limits)  # sandboxes with torch imported, for the first code gradings
         for item in items:
             if item.rubric is not None:
                 for idea in [*item.rubric.concepts, *item.rubric.misconceptions]:
@@ -280,7 +284,7 @@ class Grader:
         if task is None:
             raise GradingError(f"code item {item.id!r} has no code task; fix the bank file")
         inputs, reference = self.references.take(task)
-        result = run_driver(task, solution, [pack(inputs)], self.limits)
+        result = run_driver(task, solution, [pack(inputs)], self.limits, warm=True)
         got, missing = unpack(result.outputs[0])
         if result.outputs[0] is None and (result.notes or result.error):
             missing += "; " + ("; ".join(result.notes) or f"the run stopped: {result.error}")

@@ -7,6 +7,15 @@ verdict: the trusted side (interview/checking.py) loads those files without pick
 compares them with the reference's outputs on the same fresh inputs, so a candidate who
 subverts the driver, patches torch or forges records only changes their own outputs.
 
+A child starts, isolates itself (below), then imports what the run will need and waits on
+its stdin for the run; only then does the parent write the candidate's files into its folder
+and send one line (how many cases, the run's CPU seconds). A grader keeps spare children
+waiting that way with NumPy and torch imported (`prewarm`, `run_driver(warm=True)`), so a
+grading does not wait for `import torch` (about 1.5 s of a 2 s grading on 2 cores). A spare
+imports only after it is isolated and has dropped to its own uid (a thread started before
+unshare() would keep the host's view), never ran candidate code before its run, and serves
+exactly one run; its CPU limit counts from the start of the run.
+
 What is enforced where (Linux):
 
 * Always (any user): a fresh temporary folder as the working directory, holding
@@ -53,6 +62,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import functools
 import json
@@ -61,6 +71,7 @@ import re
 import resource
 import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -134,6 +145,7 @@ class SandboxResult:
     seconds: float
     returncode: int | None
     isolation: tuple[str, ...] = field(default=())
+    warm: bool = False  # a spare child that had isolated itself and imported ahead ran it
 
 
 def run_driver(
@@ -143,45 +155,93 @@ def run_driver(
     limits: SandboxLimits | None = None,
     *,
     max_output_bytes: int = 8 * 2**20,
+    warm: bool = False,
 ) -> SandboxResult:
     """Run `task.driver` with `solution` on each `.npz` of `inputs` in a sandboxed child;
     never raises for what the candidate's code does (that shows in the outputs), only for a
-    broken host setup."""
-    import shutil
-    import subprocess
-    import tempfile
+    broken host setup.
 
+    `warm`: use a spare child for these limits, already isolated with NumPy and torch
+    imported (see `prewarm`), when one is waiting, and leave a new spare behind after the
+    run; a grader passes it so that a grading does not wait for `import torch`."""
     from interview.errors import SandboxError
 
     limits = limits or SandboxLimits()
     cpu_s = min(limits.cpu_s, task.time_limit_s)
-    root = os.geteuid() == 0
-    if not root:
-        _not_dumpable()
     started = time.perf_counter()
-    parent = _sandboxes_folder()
-    outer = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+    launch = _take_spare(limits) if warm else None
+    spare = launch is not None
     try:
-        box = outer / "box"
-        box.mkdir()
-        _write_files(box, task, solution, inputs)
+        if launch is None or not launch.go(task, solution, inputs, cpu_s):
+            if launch is not None:  # the spare died while it waited: start afresh
+                launch.discard()
+            launch, spare = _Launch(limits), False
+            if not launch.go(task, solution, inputs, cpu_s):
+                raise SandboxError(
+                    f"the sandbox stopped before its run; check that {sys.executable} runs"
+                )
+        timed_out = launch.wait(limits.wall_s)
+        # Read only after every process of the run is gone: nothing can change the files now.
+        outputs = tuple(
+            _read_output(launch.box / output_name(i), max_output_bytes) for i in range(len(inputs))
+        )
+        records = _read_records(launch.outer / "notes")
+        seconds = time.perf_counter() - started
+        result = _result(
+            outputs,
+            records,
+            launch.child.returncode,
+            timed_out,
+            seconds,
+            launch.outer / "stdout",
+            launch.outer / "stderr",
+            limits,
+        )
+        return dataclasses.replace(result, warm=spare)
+    finally:
+        if launch is not None:
+            launch.discard()
+        if warm:
+            prewarm(limits)
+
+
+class _Launch:
+    """One sandbox child, started: it isolates itself at once (namespaces, limits, its own
+    uid), imports `preload`, then waits on its stdin for the run (how many cases, its CPU
+    seconds) while the parent writes the files. Used for one run only."""
+
+    def __init__(self, limits: SandboxLimits, preload: tuple[str, ...] = ()) -> None:
+        import subprocess
+        import tempfile
+
+        from interview.errors import SandboxError
+
+        self.limits = limits
+        root = os.geteuid() == 0
+        if not root:
+            _not_dumpable()
+        parent = _sandboxes_folder()
+        self.outer = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+        self.box = self.outer / "box"
+        self.box.mkdir()
         config = {
-            "box": str(box),
-            "cases": len(inputs),
+            "box": str(self.box),
             "root": root,
-            "cpu_s": cpu_s,
+            # Until the run starts (a spare's imports); the run lowers it to its own seconds.
+            "cpu_s": limits.cpu_s + PRELOAD_CPU_S,
             "memory_mb": limits.memory_mb,
             "max_processes": limits.max_processes,
             "file_size_mb": limits.file_size_mb,
             "max_open_files": limits.max_open_files,
             "site": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))],
-            "keep": _needed_paths(box),
+            "keep": _needed_paths(self.box),
             "hide": _hidden_paths(parent),
+            "preload": list(preload),
         }
-        (outer / "config.json").write_text(json.dumps(config))
+        (self.outer / "config.json").write_text(json.dumps(config))
         env = {
-            "HOME": str(box),
-            "TMPDIR": str(box),
+            "HOME": str(self.box),
+            "TMPDIR": str(self.box),
             "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
@@ -189,49 +249,139 @@ def run_driver(
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
-        notes_path, out_path, err_path = outer / "notes", outer / "stdout", outer / "stderr"
-        with (
-            open(notes_path, "wb") as notes,
-            open(out_path, "wb") as out,
-            open(err_path, "wb") as err,
-        ):
+        files = [open(self.outer / name, "wb") for name in ("notes", "stdout", "stderr")]  # noqa: SIM115
+        notes, out, err = files
+        try:
             command = [sys.executable, "-I", "-S", str(Path(__file__).resolve())]
-            command += [str(outer / "config.json"), str(notes.fileno())]
-            try:
-                child = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=env,
-                    cwd=str(outer),
-                    pass_fds=(notes.fileno(),),
-                    start_new_session=True,
-                )
-            except OSError as error:
-                raise SandboxError(
-                    f"could not start the sandbox ({error}); check that {sys.executable} runs"
-                ) from None
-            timed_out = False
-            try:
-                child.wait(timeout=limits.wall_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            # The uid is the parent's own arithmetic, never a record the child could forge.
-            uid = UID_BASE + child.pid % UID_SPAN if root else None
-            _kill_all(child, uid)
-            child.wait()
-        # Read only after every process of the run is gone: nothing can change the files now.
-        outputs = tuple(
-            _read_output(box / output_name(i), max_output_bytes) for i in range(len(inputs))
-        )
-        records = _read_records(notes_path)
-        seconds = time.perf_counter() - started
-        return _result(
-            outputs, records, child.returncode, timed_out, seconds, out_path, err_path, limits
-        )
-    finally:
-        shutil.rmtree(outer, ignore_errors=True)
+            command += [str(self.outer / "config.json"), str(notes.fileno())]
+            self.child = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=str(self.outer),
+                pass_fds=(notes.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as error:
+            import shutil
+
+            shutil.rmtree(self.outer, ignore_errors=True)
+            raise SandboxError(
+                f"could not start the sandbox ({error}); check that {sys.executable} runs"
+            ) from None
+        finally:
+            for handle in files:  # the child has its own copies
+                handle.close()
+        # The uid is the parent's own arithmetic, never a record the child could forge.
+        self.uid = UID_BASE + self.child.pid % UID_SPAN if root else None
+
+    def go(self, task: CodeTask, solution: str, inputs: list[bytes], cpu_s: float) -> bool:
+        """Write the run's files and start it; False when the child is gone already."""
+        if self.child.poll() is not None:
+            return False
+        _write_files(self.box, task, solution, inputs)
+        if self.uid is not None:  # the candidate's own files, as a cold run always had them
+            for name in os.listdir(self.box):
+                os.chown(self.box / name, self.uid, self.uid, follow_symlinks=False)
+        try:
+            assert self.child.stdin is not None
+            self.child.stdin.write(
+                json.dumps({"cases": len(inputs), "cpu_s": cpu_s}).encode() + b"\n"
+            )
+            self.child.stdin.close()
+        except OSError:  # BrokenPipeError: it died meanwhile
+            return False
+        return True
+
+    def wait(self, wall_s: float) -> bool:
+        """Wait for the run, then kill whatever is left of it; True when the wall clock ran
+        out first."""
+        import subprocess
+
+        timed_out = False
+        try:
+            self.child.wait(timeout=wall_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _kill_all(self.child, self.uid)
+        self.child.wait()
+        return timed_out
+
+    def alive(self) -> bool:
+        return self.child.poll() is None
+
+    def discard(self) -> None:
+        """Kill the child and every process of its uid, and remove its folder."""
+        import shutil
+
+        with contextlib.suppress(OSError, ValueError):
+            if self.child.stdin is not None:
+                self.child.stdin.close()
+        _kill_all(self.child, self.uid)
+        with contextlib.suppress(OSError):
+            self.child.wait(timeout=10)
+        shutil.rmtree(self.outer, ignore_errors=True)
+
+
+# Spare children per SandboxLimits: each is isolated already and has imported these modules
+# (numpy and torch: `import torch` is about 1.5 s of a code grading's 2 s on 2 cores), so a
+# run that takes one skips them. A spare never ran candidate code; it serves one run only.
+WARM_MODULES = ("numpy", "torch")
+SPARES_PER_LIMITS = 2  # a candidate's run and a reference batch can start at once
+PRELOAD_CPU_S = 30.0  # the CPU cap of a spare before its run starts (its imports)
+_spares: dict[SandboxLimits, list[_Launch]] = {}
+_spares_lock = threading.Lock()
+
+
+def prewarm(limits: SandboxLimits | None = None, count: int = SPARES_PER_LIMITS) -> None:
+    """Start spare children for `limits` until `count` wait (at most SPARES_PER_LIMITS); they
+    import torch in the background, and `run_driver(..., warm=True)` takes them."""
+    limits = limits or SandboxLimits()
+    count = min(count, SPARES_PER_LIMITS)
+    with _spares_lock:
+        waiting = _spares.setdefault(limits, [])
+        for launch in [s for s in waiting if not s.alive()]:
+            waiting.remove(launch)
+            launch.discard()
+        needed = count - len(waiting)
+    for _ in range(max(0, needed)):
+        launch = _Launch(limits, WARM_MODULES)
+        with _spares_lock:
+            waiting = _spares.setdefault(limits, [])
+            if len(waiting) < SPARES_PER_LIMITS:
+                waiting.append(launch)
+                _register_cleanup()
+                continue
+        launch.discard()
+
+
+def _take_spare(limits: SandboxLimits) -> _Launch | None:
+    with _spares_lock:
+        waiting = _spares.get(limits, [])
+        while waiting:
+            launch = waiting.pop(0)  # the oldest: the likeliest to have finished its imports
+            if launch.alive():
+                return launch
+            launch.discard()
+    return None
+
+
+def discard_spares() -> None:
+    """Stop every spare child and remove its folder (at exit, or to free their memory)."""
+    with _spares_lock:
+        launches = [launch for waiting in _spares.values() for launch in waiting]
+        _spares.clear()
+    for launch in launches:
+        launch.discard()
+
+
+@functools.lru_cache(maxsize=1)
+def _register_cleanup() -> None:
+    import atexit
+
+    atexit.register(discard_spares)
 
 
 @functools.lru_cache(maxsize=1)
@@ -641,9 +791,9 @@ def _user_tasks(uid: int) -> int:
     return count
 
 
-def _isolate(config: dict, report: object) -> None:
+def _isolate(config: dict) -> list[str]:
     """Namespaces, limits and the unprivileged uid, in that order (limits last so that the
-    set-up itself is not counted against the candidate)."""
+    set-up itself is not counted against the candidate); what was done, for the record."""
     libc = _Libc()
     isolation: list[str] = []
     uid = None
@@ -675,7 +825,7 @@ def _isolate(config: dict, report: object) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     isolation.append(
-        f"limits: cpu {cpu} s, address space {config['memory_mb']} MB, "
+        f"limits: address space {config['memory_mb']} MB, "
         f"files {config['file_size_mb']} MB, processes {nproc}"
     )
     if uid is not None:
@@ -683,7 +833,20 @@ def _isolate(config: dict, report: object) -> None:
         os.setgid(uid)
         os.setuid(uid)
         isolation.append(f"unprivileged uid {uid}")
-    report({"uid": uid, "isolation": isolation})  # type: ignore[operator]
+    return isolation
+
+
+def _limit_cpu(cpu_s: float) -> str:
+    """The run's own CPU seconds on top of what the child spent before it (its imports):
+    lowering a limit needs no privilege."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(usage.ru_utime + usage.ru_stime + 0.999)
+    cpu = max(1, int(round(cpu_s)))
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu, spent + cpu + 2))
+    except (ValueError, OSError):  # lowering a limit does not fail; the start's cap stays
+        return "cpu: the start's limit (could not lower it)"
+    return f"cpu {cpu} s for the run"
 
 
 def _classify(error: BaseException) -> str | None:
@@ -759,16 +922,27 @@ def _child(config_path: str, fd: int) -> None:
             channel.write(json.dumps(record) + "\n")
             channel.flush()
 
-    _isolate(config, report)
+    isolation = _isolate(config)
     box = config["box"]
     os.chdir(box)
-    sys.path[:0] = [box]
     sys.path.extend(config["site"])
+    _preload(config["preload"])
+    # Wait for the run: the parent writes the files into the folder, then one line.
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        os._exit(0)  # the parent let this spare go unused
+    run = json.loads(line)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    isolation.append(_limit_cpu(float(run["cpu_s"])))
+    report({"isolation": isolation})
+    sys.path.insert(0, box)
     try:
         import numpy as np
 
         cases = []
-        for index in range(config["cases"]):
+        for index in range(int(run["cases"])):
             with np.load(input_name(index), allow_pickle=False) as data:
                 cases.append({key: data[key] for key in data.files})
         import driver  # imports solution: the candidate's code runs from here on
@@ -790,6 +964,19 @@ def _child(config_path: str, fd: int) -> None:
                 os._exit(0)  # a forked copy of the runner: never report twice
             report({"note": _describe(error), "verdict": _classify(error)})
     report({"done": True})
+
+
+def _preload(modules: list[str]) -> None:
+    """Import the modules a run will need before it starts (a spare's head start); one
+    that fails to import is forgotten whole, so the candidate's own import fails afresh."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 - a memory limit too low for torch, a broken install
+            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[loaded]
 
 
 if __name__ == "__main__":

@@ -219,3 +219,23 @@ def test_a_code_items_reference_runs_while_it_is_shown_not_when_it_is_graded():
     assert grader.grade(item, item.code.starter).score == 0.0
     # both gradings took their reference outputs from the one prefetched batch
     assert grader.references.runs == 1
+
+
+def test_a_grading_with_no_reference_ready_runs_the_reference_on_its_case_alone():
+    """No batch for a grading that finds the pool empty: the candidate would wait for the
+    reference's other cases too."""
+    from interview.checking import ReferenceCache
+
+    class CountingCache(ReferenceCache):
+        cases: list[int] = []
+
+        def _reference_outputs(self, task, cases):
+            self.cases.append(len(cases))
+            return super()._reference_outputs(task, cases)
+
+    grader = Grader()
+    grader.references = CountingCache(grader.limits)
+    item = load_bank().item("fix-mask-after-softmax")
+    assert grader.grade(item, item.code.reference).passed
+    assert grader.grade(item, item.code.starter).score == 0.0
+    assert grader.references.cases == [1, 1]

@@ -28,9 +28,25 @@ TASK = CodeTask(
 )
 
 
-def run(solution: str, limits: SandboxLimits = FAST) -> sandbox.SandboxResult:
+# A warm run takes a spare child that isolated itself and imported torch before the run
+# (the address space torch maps needs more than FAST's 512 MB).
+WARM = SandboxLimits(wall_s=15, cpu_s=3, memory_mb=1024, max_processes=16, file_size_mb=4)
+
+
+def run(
+    solution: str, limits: SandboxLimits = FAST, *, warm: bool = False
+) -> sandbox.SandboxResult:
     """`solution` defines f(seed); the driver returns {'y': f(seed)} for seed 7."""
-    return run_driver(TASK, solution, [pack({"seed": np.asarray(7)})], limits)
+    if warm:
+        limits = SandboxLimits(**{**limits.__dict__, "memory_mb": WARM.memory_mb})
+        sandbox.prewarm(limits, 1)
+    result = run_driver(TASK, solution, [pack({"seed": np.asarray(7)})], limits, warm=warm)
+    assert result.warm == warm
+    return result
+
+
+# The attacks run both ways: a cold child, and a warm spare (isolated, then torch imported).
+BOTH = pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
 
 
 def output(result: sandbox.SandboxResult) -> dict | None:
@@ -80,41 +96,46 @@ def test_a_syntax_error_is_an_import_error():
     assert "SyntaxError" in result.notes[0]
 
 
-def test_an_infinite_loop_hits_the_cpu_limit():
+@BOTH
+def test_an_infinite_loop_hits_the_cpu_limit(warm):
     limits = SandboxLimits(wall_s=20, cpu_s=1, memory_mb=512, max_processes=16)
-    result = run("def f(seed):\n    while True:\n        pass\n", limits)
+    result = run("def f(seed):\n    while True:\n        pass\n", limits, warm=warm)
     assert result.error == sandbox.CPU_LIMIT and result.outputs == (None,)
     assert result.seconds < 15
 
 
-def test_sleeping_forever_hits_the_wall_clock_limit():
+@BOTH
+def test_sleeping_forever_hits_the_wall_clock_limit(warm):
     limits = SandboxLimits(wall_s=2, cpu_s=5, memory_mb=512, max_processes=16)
-    result = run("import time\ndef f(seed):\n    time.sleep(3600)\n", limits)
+    result = run("import time\ndef f(seed):\n    time.sleep(3600)\n", limits, warm=warm)
     assert result.error == sandbox.TIME_LIMIT
     assert 2 <= result.seconds < 10
 
 
-def test_a_memory_bomb_hits_the_memory_limit():
+@BOTH
+def test_a_memory_bomb_hits_the_memory_limit(warm):
     bomb = (
         "def f(seed):\n    blocks = []\n"
         "    while True:\n        blocks.append(bytearray(64 * 2**20))\n"
     )
-    result = run(bomb)
+    result = run(bomb, warm=warm)
     assert result.error == sandbox.MEMORY_LIMIT
     assert result.notes[0].startswith("MemoryError")
 
 
 @ISOLATED
-def test_a_fork_bomb_stops_at_the_process_cap_and_leaves_nothing_behind():
+@BOTH
+def test_a_fork_bomb_stops_at_the_process_cap_and_leaves_nothing_behind(warm):
     bomb = "import os\ndef f(seed):\n    while True:\n        os.fork()\n"
-    result = run(bomb)
+    result = run(bomb, warm=warm)
     assert result.error in (sandbox.PROCESS_LIMIT, sandbox.CPU_LIMIT, sandbox.TIME_LIMIT)
     uid = sandbox_uid(result)
     assert uid is not None and processes_of(uid) == []
 
 
 @ISOLATED
-def test_writing_outside_the_sandbox_is_blocked():
+@BOTH
+def test_writing_outside_the_sandbox_is_blocked(warm):
     # A world-writable folder the sandbox still sees (/tmp, /var and the like are hidden).
     outside = Path("/dev/shm") / f"sandbox-target-{uuid.uuid4().hex}"
     outside.mkdir(mode=0o777)
@@ -124,7 +145,7 @@ def test_writing_outside_the_sandbox_is_blocked():
             f"def f(seed):\n    open({str(outside / 'x')!r}, 'w').write('owned')\n"
             "    open('/root/owned', 'w').write('owned')\n"
         )
-        result = run(code)
+        result = run(code, warm=warm)
         assert not (outside / "x").exists()
         assert not Path("/root/owned").exists()
         assert result.error == sandbox.WRITE_BLOCKED
@@ -134,7 +155,8 @@ def test_writing_outside_the_sandbox_is_blocked():
 
 
 @ISOLATED
-def test_a_network_connection_is_refused_and_never_arrives():
+@BOTH
+def test_a_network_connection_is_refused_and_never_arrives(warm):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -157,7 +179,7 @@ def test_a_network_connection_is_refused_and_never_arrives():
         f"    socket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'hi')\n"
     )
     try:
-        result = run(code)
+        result = run(code, warm=warm)
     finally:
         stop.set()
         thread.join()
@@ -179,7 +201,8 @@ def test_printing_megabytes_is_cut_and_only_a_tail_comes_back():
 
 
 @ISOLATED
-def test_the_project_its_packages_other_runs_and_root_home_are_hidden():
+@BOTH
+def test_the_project_its_packages_other_runs_and_root_home_are_hidden(warm):
     import interview
 
     package = Path(interview.__file__).resolve().parent
@@ -191,7 +214,7 @@ def test_the_project_its_packages_other_runs_and_root_home_are_hidden():
     )
     (sandbox._sandboxes_folder() / "x").write_text("another run")
     try:
-        assert output(run(look))["y"].tolist() == [False] * 5
+        assert output(run(look, warm=warm))["y"].tolist() == [False] * 5
     finally:
         (sandbox._sandboxes_folder() / "x").unlink()
 
@@ -206,3 +229,57 @@ def test_a_bank_task_with_torch_passes_its_reference_and_fails_its_starter():
     bad = grader.grade(item, item.code.starter)
     assert not any(t.passed for t in bad.tests)
     assert "the future leaks" in bad.tests[1].message
+
+
+TORCH_STATE = (
+    "import os, sys\nLOADED = 'torch' in sys.modules  # before the solution imports anything\n"
+    "import torch\n"
+    "def f(seed):\n"
+    "    same = torch.allclose(torch.zeros(1), torch.ones(1))\n"
+    "    torch.allclose = lambda *a, **k: True  # a cheat that must not outlive this run\n"
+    "    return [LOADED, same, os.getpid()]\n"
+)
+
+
+def test_a_warm_run_finds_torch_imported_and_each_spare_serves_one_run():
+    first = run(TORCH_STATE, WARM, warm=True)
+    second = run(TORCH_STATE, WARM, warm=True)
+    for result in (first, second):
+        loaded, same, _ = output(result)["y"].tolist()
+        assert loaded == 1 and same == 0  # the previous run's patch is not there
+    assert output(first)["y"][2] != output(second)["y"][2]  # two processes
+    if ROOT:
+        assert sandbox_uid(first) != sandbox_uid(second)
+
+
+@ISOLATED
+def test_every_thread_of_a_warm_run_is_inside_the_namespaces():
+    """A thread started before unshare() would keep the host's filesystem view (reachable
+    through /proc/self/task/TID/root) and its network: a spare imports torch (which may start
+    threads, OMP_NUM_THREADS aside) only after it isolated itself."""
+    project = sandbox.PROJECT_ROOT / "pyproject.toml"
+    look = (
+        "import os, torch\n"
+        "def f(seed):\n"
+        "    tasks = os.listdir('/proc/self/task')\n"
+        "    spaces = {os.readlink(f'/proc/self/task/{t}/ns/mnt') for t in tasks}\n"
+        "    spaces |= {os.readlink(f'/proc/self/task/{t}/ns/net') for t in tasks}\n"
+        f"    seen = [os.path.exists(f'/proc/self/task/{{t}}/root{project}')"
+        " for t in tasks]\n"
+        "    return [len(tasks), len(spaces), any(seen)]\n"
+    )
+    threads, spaces, seen = output(run(look, WARM, warm=True))["y"].tolist()
+    assert threads >= 1
+    assert spaces == 2 and seen == 0  # one mount and one network namespace, no project
+
+
+def test_spares_stop_and_leave_no_folder_behind():
+    limits = SandboxLimits(wall_s=14, cpu_s=3, memory_mb=2048, max_processes=16)
+    sandbox.prewarm(limits, 2)
+    launches = list(sandbox._spares[limits])
+    assert len(launches) == 2 and all(launch.alive() for launch in launches)
+    sandbox.discard_spares()
+    assert not any(launch.alive() for launch in launches)
+    assert not any(launch.outer.exists() for launch in launches)
+    if ROOT:
+        assert all(processes_of(launch.uid) == [] for launch in launches)
