@@ -283,3 +283,33 @@ def test_spares_stop_and_leave_no_folder_behind():
     assert not any(launch.outer.exists() for launch in launches)
     if ROOT:
         assert all(processes_of(launch.uid) == [] for launch in launches)
+
+
+@ISOLATED
+def test_a_run_can_neither_signal_nor_read_the_spares_waiting_beside_it():
+    """Spares wait with torch imported for the next runs: a candidate who kills or reads every
+    process it can see reaches none of them (each spare has its own uid)."""
+    sandbox.prewarm(WARM, 2)
+    waiting = list(sandbox._spares[WARM])
+    hunt = (
+        "import os, signal\n"
+        "def f(seed):\n"
+        "    killed = read = 0\n"
+        "    for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "        if pid == os.getpid():\n"
+        "            continue\n"
+        "        try:\n"
+        "            open(f'/proc/{pid}/environ', 'rb').read()\n"
+        "            read += 1\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        try:\n"
+        "            os.kill(pid, signal.SIGKILL)\n"
+        "            killed += 1\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return [killed, read]\n"
+    )
+    result = run_driver(TASK, hunt, [pack({"seed": np.asarray(7)})], FAST)
+    assert output(result)["y"].tolist() == [0, 0]
+    assert all(launch.alive() for launch in waiting)
