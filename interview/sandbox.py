@@ -221,7 +221,9 @@ class _Launch:
         if not root:
             _not_dumpable()
         parent = _sandboxes_folder()
-        self.outer = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+        _remove_abandoned(parent)
+        # The launcher's pid in the name: a folder whose launcher is gone is abandoned.
+        self.outer = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=parent))
         self.box = self.outer / "box"
         self.box.mkdir()
         config = {
@@ -391,6 +393,24 @@ def _not_dumpable() -> None:
     process needs CAP_SYS_PTRACE in the initial namespace for that, which it lacks."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+@functools.lru_cache(maxsize=1)
+def _remove_abandoned(parent: Path) -> None:
+    """Once per process: remove the run folders of launchers that are gone (a grading
+    process killed before it could clean up; its children exit when their stdin closes)."""
+    import shutil
+
+    for entry in parent.glob("run-*-*"):
+        pid = entry.name.split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            pass  # alive (another user's process: not this folder's launcher, but keep it)
 
 
 def _sandboxes_folder() -> Path:

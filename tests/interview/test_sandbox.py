@@ -313,3 +313,31 @@ def test_a_run_can_neither_signal_nor_read_the_spares_waiting_beside_it():
     result = run_driver(TASK, hunt, [pack({"seed": np.asarray(7)})], FAST)
     assert output(result)["y"].tolist() == [0, 0]
     assert all(launch.alive() for launch in waiting)
+
+
+def test_the_folders_of_a_launcher_that_died_are_removed():
+    """A grading process killed with SIGKILL leaves its run folders: the next process that
+    launches a sandbox removes them, and never the folders of a live launcher."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    parent = sandbox._sandboxes_folder()
+    abandoned = parent / f"run-{gone.stdout.strip()}-left"
+    live = parent / f"run-{os.getppid()}-live"  # pytest's parent: alive
+    for folder in (abandoned, live):
+        (folder / "box").mkdir(parents=True)
+    try:
+        sandbox._remove_abandoned.cache_clear()
+        assert output(run("def f(seed):\n    return seed\n"))["y"].tolist() == 7
+        assert not abandoned.exists() and live.exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(abandoned, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)
