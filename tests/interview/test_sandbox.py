@@ -206,17 +206,18 @@ def test_the_project_its_packages_other_runs_and_root_home_are_hidden(warm):
     import interview
 
     package = Path(interview.__file__).resolve().parent
+    # Its own name: the cold and the warm case may run at once on two workers.
+    other = sandbox._sandboxes_folder() / f"other-run-{uuid.uuid4().hex}"
     look = (
         "import os\ndef f(seed):\n    return [os.path.exists(p) for p in "
         f"({str(sandbox.PROJECT_ROOT / 'pyproject.toml')!r}, {str(package / 'bank')!r}, "
-        f"{str(package / 'checking.py')!r}, '/root/.bashrc', "
-        f"{str(Path(sandbox._sandboxes_folder()))!r} + '/x')]\n"
+        f"{str(package / 'checking.py')!r}, '/root/.bashrc', {str(other)!r})]\n"
     )
-    (sandbox._sandboxes_folder() / "x").write_text("another run")
+    other.write_text("another run")
     try:
         assert output(run(look, warm=warm))["y"].tolist() == [False] * 5
     finally:
-        (sandbox._sandboxes_folder() / "x").unlink()
+        other.unlink()
 
 
 def test_a_bank_task_with_torch_passes_its_reference_and_fails_its_starter():
