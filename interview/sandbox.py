@@ -40,22 +40,24 @@ What is enforced where (Linux):
   visible site-packages points to, every folder of the project's
   packages wherever they are installed (`interview/` with its bank, `compete/`, ... in a
   wheel install they sit inside site-packages) and the folder holding every other sandbox
-  (the reference's runs). It then drops to a fresh unprivileged uid/gid (one per run,
-  derived from the launcher's pid) with no supplementary groups and therefore no
-  capabilities, so it cannot undo any of this; RLIMIT_NPROC (counted per uid, which is why
-  the uid is fresh) caps processes and threads; when the run ends, or the wall clock runs
-  out, every process of that uid is killed, which also catches children that left the
-  process group, before the outputs are read.
-* As another user: the launcher tries an unprivileged user namespace
-  (`unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)`) for the same read-only mounts,
-  hidden folders and network isolation, and the grading process makes itself non-dumpable
+  (the reference's runs), in its own IPC namespace (no System V or POSIX message queue
+  object outlives the run or is shared with another). It then drops to a fresh unprivileged
+  uid/gid (one per run: the launcher holds a lock on it for the run's life, so two live runs
+  never share one, and a uid is claimed only after every process left on it is killed) with
+  no supplementary groups and therefore no capabilities, so it cannot undo any of this;
+  RLIMIT_NPROC (counted per uid, which is why the uid is fresh) caps processes and threads;
+  when the run ends, or the wall clock runs out, every process of that uid is killed, which
+  also catches children that left the process group, before the outputs are read.
+* As another user: the launcher tries an unprivileged user namespace (`unshare(CLONE_NEWUSER
+  | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)`) for the same read-only mounts, hidden
+  folders and network and IPC isolation, and the grading process makes itself non-dumpable
   (the sandbox runs as the same user, who could otherwise read the grader's memory through
   /proc/PID/mem). Still the same uid: the candidate could signal this user's other
-  processes, and RLIMIT_NPROC counts them all. Where the kernel or a seccomp profile refuses, only
-  the limits of the first point apply: the bank, the project and a concurrent reference run
-  are then protected only by file permissions (the same uid can read them), children that
-  leave the process group outlive the run, and `SandboxResult.isolation` says so. Do not
-  grade untrusted candidates that way.
+  processes, and RLIMIT_NPROC counts them all. Where the kernel or a seccomp profile
+  refuses, only the limits of the first point apply: the bank, the project and a concurrent
+  reference run are then protected only by file permissions (the same uid can read them),
+  children that leave the process group outlive the run, and `SandboxResult.isolation` says
+  so. Do not grade untrusted candidates that way.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ SYSTEM_FOLDERS = frozenset(
 )
 # The project's top-level packages: none of them may be readable inside a sandbox.
 PROJECT_PACKAGES = ("interview", "compete", "pipelines", "leaderboards", "storage", "benchmarks")
-UID_BASE, UID_SPAN = 200_000, 60_000  # fresh sandbox uids: UID_BASE + pid % UID_SPAN
+UID_BASE, UID_SPAN = 200_000, 60_000  # sandbox uids: the lowest free one of this range
 MESSAGE_CHARS = 600
 DRIVER_FILE, SOLUTION_FILE = "driver.py", "solution.py"
 RESERVED_NAMES = {DRIVER_FILE, SOLUTION_FILE}
@@ -222,6 +224,8 @@ class _Launch:
             _not_dumpable()
         parent = _sandboxes_folder()
         _remove_abandoned(parent)
+        # Claimed before the child starts, held until every process of the run is dead.
+        self.uid, self._uid_lock = _claim_uid(parent) if root else (None, None)
         # The launcher's pid in the name: a folder whose launcher is gone is abandoned.
         self.outer = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=parent))
         self.box = self.outer / "box"
@@ -229,6 +233,7 @@ class _Launch:
         config = {
             "box": str(self.box),
             "root": root,
+            "uid": self.uid,
             # Until the run starts (a spare's imports); the run lowers it to its own seconds.
             "cpu_s": limits.cpu_s + PRELOAD_CPU_S,
             "memory_mb": limits.memory_mb,
@@ -270,14 +275,13 @@ class _Launch:
             import shutil
 
             shutil.rmtree(self.outer, ignore_errors=True)
+            self._release_uid()
             raise SandboxError(
                 f"could not start the sandbox ({error}); check that {sys.executable} runs"
             ) from None
         finally:
             for handle in files:  # the child has its own copies
                 handle.close()
-        # The uid is the parent's own arithmetic, never a record the child could forge.
-        self.uid = UID_BASE + self.child.pid % UID_SPAN if root else None
 
     def go(self, task: CodeTask, solution: str, inputs: list[bytes], cpu_s: float) -> bool:
         """Write the run's files and start it; False when the child is gone already."""
@@ -325,6 +329,37 @@ class _Launch:
         with contextlib.suppress(OSError):
             self.child.wait(timeout=10)
         shutil.rmtree(self.outer, ignore_errors=True)
+        self._release_uid()
+
+    def _release_uid(self) -> None:
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)  # closing the descriptor drops its lock
+            self._uid_lock = None
+
+
+def _claim_uid(parent: Path) -> tuple[int, int]:
+    """The lowest sandbox uid no live launcher holds, and the descriptor whose lock holds it
+    (an exclusive flock on `parent/uids/UID`, dropped by the kernel if this process dies).
+    Processes left on it (a launcher killed before it could clean up) are killed first, so
+    a run never shares its uid, its RLIMIT_NPROC count or its signals with another."""
+    import fcntl
+
+    from interview.errors import SandboxError
+
+    folder = parent / "uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(UID_BASE, UID_BASE + UID_SPAN):
+        handle = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            continue
+        _kill_uid(uid)
+        return uid, handle
+    raise SandboxError(
+        f"all {UID_SPAN} sandbox uids are in use; wait for the running gradings to finish"
+    )
 
 
 # Spare children per SandboxLimits: each is isolated already and has imported these modules
@@ -544,6 +579,11 @@ def _kill_all(child: object, uid: int | None) -> None:
         os.killpg(child.pid, signal.SIGKILL)  # type: ignore[attr-defined]
     if uid is None or os.geteuid() != 0:
         return
+    _kill_uid(uid)
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every live process of `uid`."""
     for _ in range(100):  # a fork bomb may fork between two scans; a few rounds reach it
         alive = _live_processes(uid)
         if not alive:
@@ -667,6 +707,7 @@ def _size(path: Path) -> int:
 # the project is not importable in the child.
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1,
     2,
@@ -819,15 +860,16 @@ def _isolate(config: dict) -> list[str]:
     uid = None
     try:
         if config["root"]:
-            libc.unshare(CLONE_NEWNS | CLONE_NEWNET)
+            libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
         else:
-            libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)
+            libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
         isolation.append("network namespace without network")
+        isolation.append("IPC namespace of its own")
         _lock_filesystem(libc, config, isolation)
     except OSError as error:
         isolation.append(f"no namespaces ({error.strerror}): network and writes not isolated")
     if config["root"]:
-        uid = UID_BASE + os.getpid() % UID_SPAN
+        uid = config["uid"]
         os.chown(config["box"], uid, uid)
         for name in os.listdir(config["box"]):
             os.chown(os.path.join(config["box"], name), uid, uid)

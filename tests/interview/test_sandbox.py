@@ -342,3 +342,69 @@ def test_the_folders_of_a_launcher_that_died_are_removed():
 
         shutil.rmtree(abandoned, ignore_errors=True)
         shutil.rmtree(live, ignore_errors=True)
+
+
+@ISOLATED
+def test_live_runs_and_spares_never_share_a_uid():
+    """Each launch holds a lock on its uid until its processes are dead: two spares and a run
+    beside them (and the runs of any other grading process) get three different uids."""
+    sandbox.prewarm(WARM, 2)
+    uids = {launch.uid for launch in sandbox._spares[WARM]}
+    probe = "import os\ndef f(seed):\n    return os.getuid()\n"
+    result = run_driver(TASK, probe, [pack({"seed": np.asarray(7)})], FAST)
+    uid = int(output(result)["y"])
+    assert uid == sandbox_uid(result)
+    assert len(uids) == 2 and uid not in uids
+    assert all(u >= sandbox.UID_BASE for u in uids | {uid})
+
+
+@ISOLATED
+def test_a_uid_is_handed_out_only_after_the_processes_left_on_it_are_killed():
+    """A launcher killed with SIGKILL drops its lock with its life, but a sleeping child of
+    its run may still hold the uid: the next claim of that uid kills it first."""
+    import subprocess
+    import time
+
+    parent = sandbox._sandboxes_folder()
+    uid, lock = sandbox._claim_uid(parent)
+    left = subprocess.Popen(["sleep", "120"], user=uid, group=uid, start_new_session=True)
+    held = []
+    try:
+        assert processes_of(uid) == [str(left.pid)]
+        os.close(lock)  # the launcher is gone, its run's child is not
+        for _ in range(64):  # another test worker may take it first: it kills it as well
+            claimed, handle = sandbox._claim_uid(parent)
+            held.append(handle)
+            if claimed == uid:
+                break
+        deadline = time.monotonic() + 5
+        while left.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left.poll() is not None, "a process was left running on a uid handed out again"
+    finally:
+        for handle in held:
+            os.close(handle)
+        if left.poll() is None:
+            left.kill()
+        left.wait()
+
+
+@BOTH
+def test_a_run_leaves_no_shared_memory_for_the_next(warm):
+    """System V IPC outlives its process and is shared by everyone on the host: each run has
+    its own IPC namespace, so a segment one run leaves is gone for the next and the host."""
+    key = 0x5EED0000 + (os.getpid() % 0xFFFF)
+    plant = (
+        "import ctypes\n"
+        "def f(seed):\n"
+        f"    return ctypes.CDLL(None, use_errno=True).shmget({key}, 4096, 0o1666)\n"
+    )
+    look = (
+        "import ctypes\n"
+        "def f(seed):\n"
+        f"    return ctypes.CDLL(None, use_errno=True).shmget({key}, 0, 0)\n"
+    )
+    assert int(output(run(plant, warm=warm))["y"]) >= 0  # created inside the run
+    assert int(output(run(look, warm=warm))["y"]) == -1  # the next run finds nothing
+    segments = Path("/proc/sysvipc/shm").read_text().split("\n")[1:]
+    assert not any(line.split() and int(line.split()[0]) == key for line in segments)
