@@ -63,7 +63,11 @@ def test_code_exercises_and_item_completeness(bank):
 @pytest.mark.slow
 def test_the_whole_bank_verifies_through_the_cli():
     """What CI means by "verify-bank": starters fail, references pass, model answers pass their
-    rubric and wrong answers do not, for every item of the shipped bank."""
+    rubric and earn the model-answer minimum, wrong, negated and term-list answers do not,
+    and the choice items give no cue, for every item of the shipped bank (this one run covers
+    the in-process checks that used to run the same gradings again)."""
+    from interview.verify import MODEL_ANSWER_MIN
+
     result = subprocess.run(
         [sys.executable, "-m", "compete.cli", "interview", "verify-bank", "--json"],
         capture_output=True,
@@ -76,3 +80,9 @@ def test_the_whole_bank_verifies_through_the_cli():
     assert report["ok"] is True
     counts = report["counts"]
     assert counts["code"] >= MIN_CODE and counts["problems"] == 0, counts
+    assert counts["choice"] >= 1 and counts["free_text"] >= 1, counts
+    assert report["model_margin"] >= 0 and report["wrong_margin"] < 0, (
+        report["model_margin"],
+        report["wrong_margin"],
+    )
+    assert report["model_min"] >= MODEL_ANSWER_MIN, report["model_min"]

@@ -16,19 +16,6 @@ def grader():
     return Grader()
 
 
-def test_every_choice_and_free_text_item_of_the_bank_verifies(grader):
-    from interview.verify import MODEL_ANSWER_MIN
-
-    report = verify_bank(load_bank(), grader, kinds=("choice", "free_text"))
-    assert report.ok, report.render()
-    assert report.model_margin is not None and report.model_margin >= 0
-    assert report.model_min is not None and report.model_min >= MODEL_ANSWER_MIN
-    assert "lowest model-answer score" in report.render()
-    assert report.wrong_margin is not None and report.wrong_margin < 0
-    counts = report.counts()
-    assert counts["choice"] >= 1 and counts["free_text"] >= 1 and counts["problems"] == 0
-
-
 BROKEN = """\
 items:
   - id: broken-choice
@@ -132,19 +119,6 @@ def test_a_model_answer_that_passes_but_misses_an_idea_is_reported(tmp_path, gra
     assert "model answer scores" in check.problems[0]
     assert f"the model-answer minimum {MODEL_ANSWER_MIN:.2f}" in check.problems[0]
     assert "compare with a reference implementation" in check.problems[0]
-
-
-def test_every_model_answer_of_the_bank_earns_the_minimum(grader):
-    from interview.verify import MODEL_ANSWER_MIN
-
-    bank = load_bank()
-    low = {}
-    for item in bank.items.values():
-        if item.kind == "free_text":
-            score = grader.grade(item, item.rubric.model_answer).score
-            if score < MODEL_ANSWER_MIN:
-                low[item.id] = round(score, 2)
-    assert not low, low
 
 
 def _choice_bank(folder, answers: list[int], right_is_long: list[bool]):
