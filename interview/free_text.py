@@ -12,7 +12,8 @@ nearest reading is the opposite one (a contradiction, or a paraphrase with its p
 flipped) contradicts the concept: no credit, and a penalty like a misconception's; a claim
 and a text that use the same negating words read the same way, and a flipped reading is
 overruled by a claim of the same sentence that states the concept. A claim that restates one
-of the model answer's own claims is never a misconception (the rubric's author says it).
+of the model answer's own claims is never a misconception (the rubric's author says it), nor
+is a claim that states one of the concepts more closely than the misconception.
 Keywords never credit anything on their own: a keyword in a claim adds `keyword_boost` to
 that claim's similarity, no more.
 
@@ -145,6 +146,13 @@ class FreeTextConfig:
     # text at once). Costs 1 item on the first set's and even half's sum (42 + 11 against
     # 41 + 12).
     answer_needs_claim: bool = True
+    # A claim is a misconception only when it is at least this much closer to it than to any
+    # concept it states (one idea per claim, as for the concepts): "torch.no_grad() only turns
+    # off gradient tracking" sits at 0.79 from "no_grad already disables dropout" and states
+    # the right idea. Chosen on the first labelled set and the blind set's even half: 0.0
+    # agreed on 43 and 16 items (none: 42 and 14; 0.05 and 0.1: the same as 0.0; -0.05: 42
+    # and 15); the blind set's negated answers passing 7 -> 8. None: no such exemption.
+    misconception_margin: float | None = 0.0
     # The ramp and the reading combined by a logistic model instead of the mix above:
     # credit = min(1, sigmoid(a x ramp + b x logit P + c) / answer_scale). Fitted by
     # `python -m interview.nli_train --fit-combiner` on interview/nli_data/round3 (the
@@ -314,6 +322,7 @@ def score_free_text(
             model_polarity = np.array([c.negated for c in model], dtype=bool)
             near = (vectors @ model_vectors.T) >= config.model_claim_exempt
             own_statement = (near & (polarity[:, None] == model_polarity[None, :])).any(axis=1)
+    nearest_concept = np.full(len(claims), -1.0)
     for concept in rubric.concepts:
         own = _idea(encoder, concept.paraphrases)
         same = _same_polarity(claims, own, polarity, vocab)
@@ -355,6 +364,7 @@ def score_free_text(
             & ~denies
             & (support >= echo + config.beyond_question)
         )
+        nearest_concept = np.maximum(nearest_concept, np.where(states, support, -1.0))
         # On topic: a claim credited for an idea (below), not every claim that resembles one
         # (a paragraph of domain talk resembles every idea of a rubric).
         touched |= denies
@@ -415,6 +425,8 @@ def score_free_text(
             # A claim that restates one of the model answer's own (same polarity) is no
             # misconception, however near one it sits.
             match = np.where(own_statement, -1.0, match)
+        if config.misconception_margin is not None:
+            match = np.where(match >= nearest_concept + config.misconception_margin, match, -1.0)
         similarity[misconception.name] = float(match.max())
         hits = match >= config.misconception_threshold
         touched |= hits

@@ -24,9 +24,11 @@ FOLDER = Path(__file__).with_name("free_text_eval")
 # concept (interview/nli_data, none of them these), reads the whole answer against each
 # concept (FreeTextConfig.answer_mix), 32/58 (55 %; even half 14/29, odd half 18/29) with 7
 # when the claims and that reading are combined by a logistic model fitted on answers neither
-# set shares nor the verifier saw (FreeTextConfig.answer_logit, interview/nli_data/round3).
+# set shares nor the verifier saw (FreeTextConfig.answer_logit, interview/nli_data/round3),
+# 35/58 (60 %; even half 16/29, odd half 19/29) with 8 when a claim nearer one of the
+# concepts than a misconception is no misconception (FreeTextConfig.misconception_margin).
 BLIND = Path(__file__).with_name("free_text_blind")
-BLIND_FLOOR = 0.5
+BLIND_FLOOR = 0.55
 BLIND_NEGATED_PASSING = 8
 KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # Issue 12 asks for 90 % of items fully agreeing. all-MiniLM-L6-v2 measured 19/58 (33 %) on
@@ -41,8 +43,9 @@ KINDS = ("correct", "partial", "wrong", "negated", "term_list")
 # pass, but raised partial, wrong and negated answers too (33/58); full credit from 0.75
 # instead of 0.6 gives 40/58 (69 %); the NLI verifier's denials 42/58 (72 %), negated answers
 # passing 4 -> 1; the whole answer read against each concept 42/58 again, negated 1 -> 0
-# (its gain is on the blind set, 15 -> 28). The floor is what is reached less a margin, so a
-# change that loses agreement fails.
+# (its gain is on the blind set, 15 -> 28); a claim nearer a concept than a misconception
+# exempted from it 43/58 (74 %). The floor is what is reached less a margin, so a change that
+# loses agreement fails.
 TARGET = 0.9
 FLOOR = 0.68
 NEGATED_PASSING = 1

@@ -147,11 +147,17 @@ def test_the_model_answers_own_claims_are_no_misconception(bank, grader):
     # 0.71 from "tying only saves memory": the threshold (0.7) charged the expert for it.
     item = bank.item("fm-weight-tying-broken")
     answer = item.rubric.model_answer
-    fixed = dataclasses.replace(grader.config, model_claim_exempt=None)
+    fixed = dataclasses.replace(grader.config, model_claim_exempt=None, misconception_margin=None)
     before = score_free_text(item.rubric, answer, grader.encoder, fixed, item.prompt)
     after = score_free_text(item.rubric, answer, grader.encoder, grader.config, item.prompt)
     assert before.misconceptions and before.score < 0.9
     assert not after.misconceptions and after.score >= 0.9
+    # Either rule alone clears it: the claim restates the model answer's, and it states the
+    # concept "tying means one shared Parameter" more closely than the misconception.
+    for rule in ({"model_claim_exempt": None}, {"misconception_margin": None}):
+        alone = dataclasses.replace(grader.config, **rule)
+        one = score_free_text(item.rubric, answer, grader.encoder, alone, item.prompt)
+        assert not one.misconceptions, rule
     # A candidate who states the misconception outright is still charged.
     wrong = (
         "Weight tying only saves memory, so whether the weights are tied cannot change what "
