@@ -167,6 +167,27 @@ def test_the_model_answers_own_claims_are_no_misconception(bank, grader):
     assert stated.misconceptions
 
 
+def test_a_misconception_glued_to_a_stated_concept_is_still_charged(bank, grader):
+    # The margin exempts a claim nearer a concept than the misconception: a sentence that
+    # states a concept and then the misconception must not hide the second behind the first.
+    # On 16 items (all 58 take a minute), such a sentence is charged with the margin exactly
+    # when it is without.
+    without = dataclasses.replace(grader.config, misconception_margin=None)
+    charged = 0
+    items = [i for i in bank.items.values() if i.kind == "free_text" and i.rubric.misconceptions]
+    for item in sorted(items, key=lambda i: i.id)[:16]:
+        concept = item.rubric.concepts[0].paraphrases[0].rstrip(".")
+        wrong = item.rubric.misconceptions[0].paraphrases[0]
+        answer = f"{concept}, and {wrong[0].lower()}{wrong[1:]}"
+        scores = [
+            score_free_text(item.rubric, answer, grader.encoder, config, item.prompt)
+            for config in (without, grader.config)
+        ]
+        assert scores[1].misconceptions == scores[0].misconceptions, item.id
+        charged += bool(scores[1].misconceptions)
+    assert charged >= 8  # the sentence does state a misconception on most of them
+
+
 def test_a_clause_read_against_its_sentence_is_no_denial(bank, grader):
     # "Replacing the NaN output ... is not enough, because the backward pass still produces
     # NaN gradients": the regex reads the sentence as negated, a paraphrase without the
